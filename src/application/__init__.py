@@ -1,0 +1,1 @@
+"""Mailroom's use cases and the ports they need. Depends on ``domain`` only."""
