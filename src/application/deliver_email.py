@@ -66,7 +66,7 @@ class DeliverEmail:
     def _should_attempt(self, task: Task, lease: Lease) -> bool:
         if task.status is TaskStatus.PENDING:
             return task.is_due(self._clock())
-        # A processing task belongs to the worker holding its lease, unless that lease was reclaimed.
+        # A processing task belongs to the worker holding its lease, unless it was reclaimed.
         return task.status is TaskStatus.PROCESSING and lease.reclaimed
 
     async def _attempt(self, task: Task) -> Outcome:

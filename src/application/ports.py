@@ -29,7 +29,8 @@ class TaskStore(Protocol):
         ...
 
     async def get(self, task_id: str) -> Task:
-        """The stored task. Raises ``TaskNotFound`` (never stored, or expired), ``StoreUnavailable``."""
+        """The stored task. Raises ``TaskNotFound`` (never stored, or expired) and
+        ``StoreUnavailable``."""
         ...
 
     async def save(self, task: Task) -> None:

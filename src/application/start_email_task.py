@@ -25,7 +25,13 @@ class StartEmailTask:
     """
 
     def __init__(
-        self, *, store: TaskStore, clock: Clock, ids: IdGenerator, sender: str, message_id_domain: str
+        self,
+        *,
+        store: TaskStore,
+        clock: Clock,
+        ids: IdGenerator,
+        sender: str,
+        message_id_domain: str,
     ) -> None:
         self._store = store
         self._clock = clock

@@ -100,10 +100,14 @@ class DeliveryWorker:
             await self._deliver(lease)
             await self._queue.ack(lease)
         except asyncio.CancelledError:
-            log.warning("delivery cancelled at shutdown; left for reclaim", extra={"task_id": lease.task_id})
+            log.warning(
+                "delivery cancelled at shutdown; left for reclaim", extra={"task_id": lease.task_id}
+            )
             raise
         except Exception:
-            log.exception("delivery failed; entry left for reclaim", extra={"task_id": lease.task_id})
+            log.exception(
+                "delivery failed; entry left for reclaim", extra={"task_id": lease.task_id}
+            )
         finally:
             extender.cancel()
 
@@ -118,7 +122,9 @@ class DeliveryWorker:
     async def _drain(self) -> None:
         if not self._in_flight:
             return
-        log.info("waiting up to %.1fs for %d deliveries in flight", self._grace_s, len(self._in_flight))
+        log.info(
+            "waiting up to %.1fs for %d deliveries in flight", self._grace_s, len(self._in_flight)
+        )
         _, pending = await asyncio.wait(set(self._in_flight), timeout=self._grace_s)
         for task in pending:
             task.cancel()

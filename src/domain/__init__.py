@@ -1,1 +1,1 @@
-"""Mailroom's domain: the email task, its lifecycle and the email it carries. Standard library only."""
+"""Mailroom's domain: the email task, its lifecycle and its email. Standard library only."""

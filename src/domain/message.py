@@ -89,7 +89,5 @@ class DeliveryReceipt:
 
     message_id: str
     reply: SmtpReply | None = None
-    refused: MappingProxyType[str, SmtpReply] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    refused: MappingProxyType[str, SmtpReply] = field(default_factory=lambda: MappingProxyType({}))
     detail: str | None = None

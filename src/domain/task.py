@@ -21,7 +21,7 @@ from typing import Any, Final, TypeAlias
 from domain.errors import InvalidTransition
 from domain.message import DeliveryReceipt, Email
 
-JSON: TypeAlias = "str | int | float | bool | None | list[JSON] | dict[str, JSON]"
+JSON: TypeAlias = "str | int | float | bool | list[JSON] | dict[str, JSON] | None"
 
 
 class TaskStatus(StrEnum):
@@ -59,7 +59,9 @@ class Task:
     @classmethod
     def accept(cls, task_id: str, email: Email, now: datetime) -> "Task":
         """A new task, ``pending``, with version 1."""
-        return cls(id=task_id, email=email, status=TaskStatus.PENDING, created_at=now, updated_at=now)
+        return cls(
+            id=task_id, email=email, status=TaskStatus.PENDING, created_at=now, updated_at=now
+        )
 
     @property
     def is_terminal(self) -> bool:
@@ -87,7 +89,9 @@ class Task:
     def complete(self, receipt: DeliveryReceipt, now: datetime) -> "Task":
         """processing -> completed, with ``result`` built from the receipt."""
         self._require(TaskStatus.COMPLETED, allowed={TaskStatus.PROCESSING})
-        return self._next(TaskStatus.COMPLETED, now, result=_result(receipt, self.result), error=None)
+        return self._next(
+            TaskStatus.COMPLETED, now, result=_result(receipt, self.result), error=None
+        )
 
     def fail(self, error: str, now: datetime) -> "Task":
         """processing -> failed, keeping ``error`` as the final error."""

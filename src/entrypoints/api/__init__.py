@@ -1,0 +1,1 @@
+"""The HTTP API: schemas, routes, error handlers and request limits."""

@@ -1,0 +1,166 @@
+"""The composition root: one dependency-injector container picks adapters from settings.
+
+Nothing here is built at import time: ``build_container(settings)`` makes a container, and the
+app's lifespan (or the worker) initialises its resources and shuts them down.
+"""
+
+import asyncio
+import contextlib
+import random
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+from dependency_injector import containers, providers
+from redis.asyncio import Redis
+
+from adapters.fake_mailer import FakeMailer
+from adapters.file_mailer import FileMailer
+from adapters.memory import InMemoryTaskQueue, InMemoryTaskStore
+from adapters.redis_store import RedisKeys, RedisTaskQueue, RedisTaskStore
+from adapters.smtp_mailer import SmtpConfig, SmtpMailer
+from application.deliver_email import DeliverEmail
+from application.get_task_status import GetTaskStatus
+from application.start_email_task import StartEmailTask
+from application.worker import DeliveryWorker
+from domain.retry import RetryPolicy
+from entrypoints.settings import Settings
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_task_id() -> str:
+    return str(uuid.uuid4())
+
+
+def consumer_name() -> str:
+    """A Redis Streams consumer name unique to this process: host, pid and a random suffix."""
+    return f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+
+
+async def open_redis(url: str, timeout_s: float) -> AsyncIterator[Redis]:
+    """A redis-py asyncio client whose every call is bounded by ``timeout_s`` seconds."""
+    client = Redis.from_url(
+        url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        health_check_interval=30,
+    )
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+def smtp_config(settings: Settings) -> SmtpConfig:
+    return SmtpConfig(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        security=settings.smtp_security,
+        username=settings.smtp_username or None,
+        password=settings.smtp_password.get_secret_value() or None,
+        timeout_s=settings.smtp_timeout_seconds,
+        validate_certs=settings.smtp_validate_certs,
+        ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
+        local_hostname=settings.smtp_local_hostname,
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    """Adapters are singletons chosen by ``settings.store`` and ``settings.mailer``; use cases
+    are factories."""
+
+    settings = providers.Dependency(instance_of=Settings)
+    config = providers.Configuration(strict=True)
+
+    clock = providers.Object(utc_now)
+    ids = providers.Object(new_task_id)
+
+    redis_client = providers.Resource(
+        open_redis, url=config.redis_url, timeout_s=config.redis_timeout_seconds
+    )
+    redis_keys = providers.Singleton(RedisKeys, prefix=config.key_prefix)
+    memory_queue = providers.Singleton(InMemoryTaskQueue, clock=clock)
+
+    store = providers.Selector(
+        config.store,
+        memory=providers.Singleton(
+            InMemoryTaskStore, queue=memory_queue, clock=clock, ttl_s=config.task_ttl_seconds
+        ),
+        redis=providers.Singleton(
+            RedisTaskStore, client=redis_client, keys=redis_keys, ttl_s=config.task_ttl_seconds
+        ),
+    )
+    queue = providers.Selector(
+        config.store,
+        memory=memory_queue,
+        redis=providers.Singleton(
+            RedisTaskQueue,
+            client=redis_client,
+            keys=redis_keys,
+            consumer=providers.Callable(consumer_name),
+            clock=clock,
+            visibility_timeout_s=config.visibility_timeout_seconds,
+        ),
+    )
+    mailer = providers.Selector(
+        config.mailer,
+        smtp=providers.Singleton(SmtpMailer, config=providers.Callable(smtp_config, settings)),
+        file=providers.Singleton(FileMailer, outbox_dir=config.outbox_dir),
+        fake=providers.Singleton(FakeMailer),
+    )
+    retry_policy = providers.Singleton(
+        RetryPolicy,
+        base_s=config.retry_base_seconds,
+        max_s=config.retry_max_seconds,
+        max_attempts=config.max_attempts,
+    )
+
+    start_email_task = providers.Factory(
+        StartEmailTask,
+        store=store,
+        clock=clock,
+        ids=ids,
+        sender=config.mail_from,
+        message_id_domain=settings.provided.sender_domain,
+    )
+    get_task_status = providers.Factory(GetTaskStatus, store=store)
+    deliver_email = providers.Factory(
+        DeliverEmail,
+        store=store,
+        mailer=mailer,
+        clock=clock,
+        policy=retry_policy,
+        uniform=providers.Object(random.uniform),
+    )
+    delivery_worker = providers.Factory(
+        DeliveryWorker,
+        queue=queue,
+        deliver=deliver_email,
+        concurrency=config.worker_concurrency,
+        visibility_timeout_s=config.visibility_timeout_seconds,
+        grace_s=config.shutdown_grace_seconds,
+    )
+
+
+def build_container(settings: Settings) -> Container:
+    container = Container(settings=settings)
+    container.config.from_pydantic(settings)
+    return container
+
+
+@contextlib.asynccontextmanager
+async def resources_open(container: Container) -> AsyncIterator[Container]:
+    """Opens the container's resources (the Redis client) and closes them on exit."""
+    initialised = container.init_resources()
+    if initialised is not None:
+        await initialised
+    try:
+        yield container
+    finally:
+        closed = container.shutdown_resources()
+        if closed is not None:
+            await asyncio.shield(closed)

@@ -1,0 +1,139 @@
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from application.errors import StoreUnavailable
+from application.ports import Lease
+from application.worker import DeliveryWorker
+
+
+class ScriptedQueue:
+    """A TaskQueue that hands out given leases, can fail ``receive``, and records acks/extends."""
+
+    def __init__(self, leases: Sequence[Lease], *, failures: int = 0) -> None:
+        self.waiting = list(leases)
+        self.failures = failures
+        self.acked: list[str] = []
+        self.extended: list[str] = []
+
+    async def receive(self, max_count: int, wait_s: float) -> Sequence[Lease]:
+        if self.failures:
+            self.failures -= 1
+            raise StoreUnavailable("redis down")
+        if not self.waiting:
+            await asyncio.sleep(min(wait_s, 0.01))
+            return []
+        taken, self.waiting = self.waiting[:max_count], self.waiting[max_count:]
+        return taken
+
+    async def ack(self, lease: Lease) -> None:
+        self.acked.append(lease.task_id)
+
+    async def extend(self, lease: Lease) -> None:
+        self.extended.append(lease.task_id)
+
+
+def leases(n: int) -> list[Lease]:
+    return [Lease(task_id=f"t{i}", entry_id=f"{i}-0") for i in range(n)]
+
+
+async def run_until(worker: DeliveryWorker, condition: "asyncio.Event") -> None:
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await asyncio.wait_for(condition.wait(), timeout=5)
+    stop.set()
+    await asyncio.wait_for(running, timeout=5)
+
+
+async def test_every_lease_is_delivered_and_acked_within_the_concurrency_limit() -> None:
+    queue = ScriptedQueue(leases(25))
+    running = peak = 0
+    all_done = asyncio.Event()
+
+    async def deliver(lease: Lease) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.005)
+        running -= 1
+        if len(queue.acked) == 24:
+            all_done.set()
+
+    worker = DeliveryWorker(
+        queue=queue, deliver=deliver, concurrency=4, visibility_timeout_s=60, grace_s=1, poll_s=0.01
+    )
+    await run_until(worker, all_done)
+    assert sorted(queue.acked) == sorted(f"t{i}" for i in range(25))
+    assert peak == 4
+
+
+async def test_a_slow_delivery_keeps_extending_its_lease() -> None:
+    queue = ScriptedQueue(leases(1))
+    done = asyncio.Event()
+
+    async def deliver(lease: Lease) -> None:
+        await asyncio.sleep(0.2)
+        done.set()
+
+    worker = DeliveryWorker(
+        queue=queue, deliver=deliver, concurrency=1, visibility_timeout_s=0.15, grace_s=1
+    )
+    await run_until(worker, done)
+    assert len(queue.extended) >= 3
+    assert queue.acked == ["t0"]
+
+
+async def test_a_failed_delivery_is_not_acked_and_the_worker_goes_on() -> None:
+    queue = ScriptedQueue(leases(2))
+    second = asyncio.Event()
+
+    async def deliver(lease: Lease) -> None:
+        if lease.task_id == "t0":
+            raise RuntimeError("adapter bug")
+        second.set()
+
+    worker = DeliveryWorker(
+        queue=queue, deliver=deliver, concurrency=1, visibility_timeout_s=60, grace_s=1
+    )
+    await run_until(worker, second)
+    await asyncio.sleep(0)
+    assert queue.acked == ["t1"]
+
+
+async def test_the_worker_backs_off_and_resumes_when_the_queue_returns() -> None:
+    queue = ScriptedQueue(leases(1), failures=3)
+    delivered = asyncio.Event()
+
+    async def deliver(lease: Lease) -> None:
+        delivered.set()
+
+    worker = DeliveryWorker(
+        queue=queue,
+        deliver=deliver,
+        concurrency=1,
+        visibility_timeout_s=60,
+        grace_s=1,
+        backoff_max_s=0.05,
+    )
+    await run_until(worker, delivered)
+    assert queue.failures == 0
+
+
+@pytest.mark.parametrize(("grace_s", "acked"), [(1.0, ["t0"]), (0.05, [])])
+async def test_stopping_lets_deliveries_finish_within_the_grace_period(
+    grace_s: float, acked: list[str]
+) -> None:
+    queue = ScriptedQueue(leases(1))
+    started = asyncio.Event()
+
+    async def deliver(lease: Lease) -> None:
+        started.set()
+        await asyncio.sleep(0.2)
+
+    worker = DeliveryWorker(
+        queue=queue, deliver=deliver, concurrency=1, visibility_timeout_s=60, grace_s=grace_s
+    )
+    await run_until(worker, started)
+    assert queue.acked == acked
+    assert worker.in_flight == 0
