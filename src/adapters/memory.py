@@ -6,8 +6,10 @@ Terminal tasks are forgotten ``ttl_s`` seconds after they finished.
 
 import asyncio
 import heapq
+import itertools
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from application.errors import ConcurrentUpdate
@@ -17,54 +19,76 @@ from domain.task import Task, TaskStatus
 
 
 class InMemoryTaskQueue:
-    """An asyncio queue of task ids plus a heap of delayed retries (``TaskQueue`` port).
-
-    Single-process, so a lease is never reclaimed: ``ack`` and ``extend`` do nothing.
+    """An asyncio queue of entries, a heap of delayed retries and a table of leases
+    (``TaskQueue`` port), with the same at-least-once semantics as the Redis queue inside one
+    process: a lease not acknowledged within ``visibility_timeout_s`` seconds is handed out again,
+    marked reclaimed.
     """
 
-    def __init__(self, *, clock: Clock) -> None:
+    def __init__(self, *, clock: Clock, visibility_timeout_s: float = 60.0) -> None:
         self._clock = clock
-        self._ready: asyncio.Queue[str] = asyncio.Queue()
-        self._delayed: list[tuple[datetime, str]] = []
+        self._visibility = timedelta(seconds=visibility_timeout_s)
+        self._ready: asyncio.Queue[Lease] = asyncio.Queue()
+        self._delayed: list[tuple[datetime, int, str]] = []
+        self._leased: dict[str, tuple[datetime, Lease]] = {}
+        self._entry_ids = itertools.count(1)
 
     def put(self, task_id: str) -> None:
-        self._ready.put_nowait(task_id)
+        self._ready.put_nowait(self._entry(task_id))
 
     def put_later(self, task_id: str, due: datetime) -> None:
-        heapq.heappush(self._delayed, (due, task_id))
+        heapq.heappush(self._delayed, (due, next(self._entry_ids), task_id))
 
     def __len__(self) -> int:
-        return self._ready.qsize() + len(self._delayed)
+        """Entries not yet acknowledged: ready, delayed or leased."""
+        return self._ready.qsize() + len(self._delayed) + len(self._leased)
 
     async def receive(self, max_count: int, wait_s: float) -> Sequence[Lease]:
         self._promote_due()
+        self._reclaim_expired()
         if self._ready.empty():
             try:
                 first = await asyncio.wait_for(self._ready.get(), timeout=self._wait_s(wait_s))
             except TimeoutError:
                 return []
             self._ready.put_nowait(first)
-        ids: list[str] = []
-        while len(ids) < max_count and not self._ready.empty():
-            ids.append(self._ready.get_nowait())
-        return [Lease(task_id=task_id, entry_id=task_id) for task_id in ids]
+        leases: list[Lease] = []
+        while len(leases) < max_count and not self._ready.empty():
+            lease = self._ready.get_nowait()
+            self._leased[lease.entry_id] = (self._clock() + self._visibility, lease)
+            leases.append(lease)
+        return leases
 
     async def ack(self, lease: Lease) -> None:
-        return None
+        self._leased.pop(lease.entry_id, None)
 
     async def extend(self, lease: Lease) -> None:
-        return None
+        if lease.entry_id in self._leased:
+            self._leased[lease.entry_id] = (self._clock() + self._visibility, lease)
+
+    def _entry(self, task_id: str) -> Lease:
+        return Lease(task_id=task_id, entry_id=str(next(self._entry_ids)))
 
     def _promote_due(self) -> None:
         now = self._clock()
         while self._delayed and self._delayed[0][0] <= now:
-            self._ready.put_nowait(heapq.heappop(self._delayed)[1])
+            self.put(heapq.heappop(self._delayed)[2])
+
+    def _reclaim_expired(self) -> None:
+        now = self._clock()
+        expired = [entry for entry, (deadline, _) in self._leased.items() if deadline <= now]
+        for entry_id in expired:
+            _, lease = self._leased.pop(entry_id)
+            self._ready.put_nowait(replace(lease, reclaimed=True))
 
     def _wait_s(self, wait_s: float) -> float:
-        if not self._delayed:
+        now = self._clock()
+        deadlines = [deadline for deadline, _ in self._leased.values()]
+        if self._delayed:
+            deadlines.append(self._delayed[0][0])
+        if not deadlines:
             return wait_s
-        until_due = (self._delayed[0][0] - self._clock()).total_seconds()
-        return max(0.0, min(wait_s, until_due))
+        return max(0.0, min(wait_s, (min(deadlines) - now).total_seconds()))
 
 
 class InMemoryTaskStore:

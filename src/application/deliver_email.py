@@ -90,7 +90,7 @@ class DeliverEmail:
             return Outcome.FAILED
         delay = timedelta(seconds=self._policy.delay_s(task.attempts, self._uniform))
         rescheduled = task.reschedule(
-            exc.reason, now + delay, now, possibly_delivered=exc.data_started
+            exc.reason, now + delay, now, possibly_delivered=exc.possibly_delivered
         )
         await self._store.save(rescheduled)
         return Outcome.RESCHEDULED

@@ -29,17 +29,20 @@ class ConcurrentUpdate(MailroomError):
 class DeliveryFailed(MailroomError):
     """The mailer could not deliver.
 
-    ``code`` is the SMTP reply code when the server gave one; ``data_started`` is True when the
-    failure came after the message data began to be sent, so the server may hold the message.
+    ``code`` is the SMTP reply code when the server gave one; ``possibly_delivered`` is True when
+    the whole message (up to the final ".") was sent but no reply to it arrived (a timeout or a
+    lost connection), so the server may hold the message (RFC 5321 §4.1.1.4, §6.1).
     """
 
     permanent = False
 
-    def __init__(self, reason: str, *, code: int | None = None, data_started: bool = False) -> None:
+    def __init__(
+        self, reason: str, *, code: int | None = None, possibly_delivered: bool = False
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.code = code
-        self.data_started = data_started
+        self.possibly_delivered = possibly_delivered
 
 
 class TransientDeliveryError(DeliveryFailed):
@@ -52,8 +55,10 @@ class PermanentDeliveryError(DeliveryFailed):
     permanent = True
 
 
-def delivery_error_for_reply(code: int, text: str, *, data_started: bool = False) -> DeliveryFailed:
+def delivery_error_for_reply(
+    code: int, text: str, *, possibly_delivered: bool = False
+) -> DeliveryFailed:
     """The error for a negative SMTP reply: 5yz permanent, anything else transient (RFC 5321
     §4.2.1). The reason reads ``"<code> <text>"``."""
     kind = PermanentDeliveryError if 500 <= code <= 599 else TransientDeliveryError
-    return kind(f"{code} {text}".strip(), code=code, data_started=data_started)
+    return kind(f"{code} {text}".strip(), code=code, possibly_delivered=possibly_delivered)

@@ -58,7 +58,7 @@ class DeliveryWorker:
         failures = 0
         while not stop.is_set():
             if len(self._in_flight) >= self._concurrency:
-                await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+                await self._until_a_slot_frees_or(stop)
                 continue
             try:
                 leases = await self._receive(stop)
@@ -88,6 +88,11 @@ class DeliveryWorker:
                 await receiving
             return []
         return list(receiving.result())
+
+    async def _until_a_slot_frees_or(self, stop: asyncio.Event) -> None:
+        stopping = asyncio.ensure_future(stop.wait())
+        await asyncio.wait({*self._in_flight, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
 
     def _start(self, lease: Lease) -> None:
         task = asyncio.create_task(self._handle(lease), name=f"deliver:{lease.task_id}")

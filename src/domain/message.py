@@ -13,6 +13,8 @@ from unicodedata import category
 from domain.errors import InvalidEmail
 
 _LINE_SEPARATORS: Final = frozenset("\u2028\u2029")
+_NOT_IN_BARE_ADDRESS: Final = frozenset(' ,;<>()[]\\"')
+"""Characters that would make an address a list, a display name or a comment (RFC 5322 §3.4)."""
 
 
 def find_control_character(text: str) -> str | None:
@@ -40,8 +42,8 @@ def _require_address(field_name: str, value: str) -> None:
         raise _invalid(field_name, "must not be empty")
     _require_header_safe(field_name, value)
     local, at, domain = value.rpartition("@")
-    if not (at and local and domain):
-        raise _invalid(field_name, "must be an address of the form local-part@domain")
+    if not (at and local and domain) or any(char in _NOT_IN_BARE_ADDRESS for char in value):
+        raise _invalid(field_name, "must be one bare address of the form local-part@domain")
 
 
 @dataclass(frozen=True, slots=True)

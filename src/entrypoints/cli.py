@@ -5,9 +5,10 @@ An invalid setting stops the command at start with one line naming it, exit code
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import uvicorn
 from pydantic import ValidationError
@@ -61,11 +62,24 @@ def main(argv: Sequence[str] | None = None) -> None:
         _serve(settings, run_workers=args.command == "serve")
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that a SIGTERM or SIGINT that led to a clean shutdown ends the
+    process with exit code 0 (uvicorn re-raises the signal after shutting down)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
+
+
 def _serve(settings: Settings, *, run_workers: bool) -> None:
     from entrypoints.app import create_app
 
     app = create_app(settings, run_workers=run_workers)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -74,6 +88,10 @@ def _serve(settings: Settings, *, run_workers: bool) -> None:
         http="httptools",
         lifespan="on",
     )
+    server = _Server(config)
+    server.run()
+    if not server.started:
+        sys.exit(3)  # uvicorn logged why (the port is taken, the app failed to start)
 
 
 def _run_worker(settings: Settings) -> None:

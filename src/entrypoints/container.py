@@ -6,11 +6,13 @@ app's lifespan (or the worker) initialises its resources and shuts them down.
 
 import asyncio
 import contextlib
+import inspect
 import random
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from dependency_injector import containers, providers
 from redis.asyncio import Redis
@@ -26,6 +28,8 @@ from application.start_email_task import StartEmailTask
 from application.worker import DeliveryWorker
 from domain.retry import RetryPolicy
 from entrypoints.settings import Settings
+
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -83,7 +87,9 @@ class Container(containers.DeclarativeContainer):
         open_redis, url=config.redis_url, timeout_s=config.redis_timeout_seconds
     )
     redis_keys = providers.Singleton(RedisKeys, prefix=config.key_prefix)
-    memory_queue = providers.Singleton(InMemoryTaskQueue, clock=clock)
+    memory_queue = providers.Singleton(
+        InMemoryTaskQueue, clock=clock, visibility_timeout_s=config.visibility_timeout_seconds
+    )
 
     store = providers.Selector(
         config.store,
@@ -164,3 +170,12 @@ async def resources_open(container: Container) -> AsyncIterator[Container]:
         closed = container.shutdown_resources()
         if closed is not None:
             await asyncio.shield(closed)
+
+
+async def provide(provider: Callable[[], T | Awaitable[T]]) -> T:
+    """The provider's object; in Redis mode providers that depend on the async Redis resource
+    hand back awaitables (dependency-injector's async mode), so this awaits them."""
+    provided = provider()
+    if inspect.isawaitable(provided):
+        return await provided
+    return provided

@@ -11,7 +11,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 
-from entrypoints.container import Container, build_container, resources_open
+from entrypoints.container import Container, build_container, provide, resources_open
 from entrypoints.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ async def running_worker(container: Container) -> AsyncIterator[asyncio.Event]:
     """Runs the container's delivery worker in the background while the block runs; on exit
     stops it and waits for it (the worker itself bounds the wait by the grace period)."""
     stop = asyncio.Event()
-    worker = container.delivery_worker()
+    worker = await provide(container.delivery_worker)
     runner = asyncio.create_task(worker.run(stop), name="delivery-worker")
     runner.add_done_callback(_log_crash)
     try:

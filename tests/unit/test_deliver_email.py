@@ -115,7 +115,7 @@ async def test_a_failure_after_data_began_is_remembered(
     deliver: DeliverEmail,
     mailer: FakeMailer,
 ) -> None:
-    mailer.fail_next(TransientDeliveryError("timeout after DATA", data_started=True))
+    mailer.fail_next(TransientDeliveryError("timeout after DATA", possibly_delivered=True))
     lease = await accepted(start, queue)
     await deliver(lease)
     task = await store.get(lease.task_id)

@@ -33,6 +33,9 @@ def email(**changes: object) -> Email:
         ("to", "   "),
         ("to", "no-at-sign"),
         ("to", "@example.com"),
+        ("to", "x@example.com, evil@example.net"),
+        ("to", "Name <x@example.com>"),
+        ("to", "x y@example.com"),
     ],
 )
 def test_header_injection_and_malformed_addresses_are_refused(field: str, value: str) -> None:

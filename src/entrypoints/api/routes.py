@@ -18,7 +18,9 @@ from entrypoints.container import Container
 
 router = APIRouter()
 
-_UNAVAILABLE: dict[int | str, dict[str, Any]] = {503: {"model": ErrorResponse, "description": "Task store unavailable; retry later"}}
+_UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorResponse, "description": "Task store unavailable; retry later"}
+}
 
 
 @router.post(

@@ -1,0 +1,152 @@
+"""Tasks as JSON text (stdlib ``json``), written and read field by field.
+
+A task is stored in two parts so that a status read need not load a large body:
+
+* the status part, every field but the email:
+  ``{"id", "status", "created_at", "updated_at", "attempts", "result", "error",
+  "next_attempt_at", "version"}``;
+* the email part: ``{"sender", "to", "subject", "body", "message_id", "date"}``.
+
+``task_to_json`` nests the email part under ``"email"`` in the status part. Datetimes are
+ISO 8601 with their UTC offset (``2024-05-01T12:00:00.123456+00:00``); ``result`` stays a JSON
+object. Readers raise ``ValueError`` ("unreadable stored task: ...") for text that is not a task
+written by this module, and ``InvalidEmail`` when a stored email breaks an ``Email`` invariant.
+"""
+
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+
+from domain.message import Email
+from domain.task import Task, TaskStatus
+
+_T = TypeVar("_T")
+
+
+def task_to_json(task: Task) -> str:
+    """The whole task, the email nested as an object."""
+    return _dumps({**_status_fields(task), "email": _email_fields(task.email)})
+
+
+def task_from_json(text: str | bytes) -> Task:
+    """Read ``task_to_json`` output."""
+    with _reading():
+        fields = _object(json.loads(text), "task")
+        return _task(fields, _email(_object(fields.get("email"), "email")))
+
+
+def status_to_json(task: Task) -> str:
+    """The status part: everything but the email."""
+    return _dumps(_status_fields(task))
+
+
+def email_to_json(email: Email) -> str:
+    """The email part."""
+    return _dumps(_email_fields(email))
+
+
+def task_from_parts(status_json: str | bytes, email_json: str | bytes) -> Task:
+    """Read a task back from ``status_to_json`` and ``email_to_json`` output."""
+    with _reading():
+        email = _email(_object(json.loads(email_json), "email"))
+        return _task(_object(json.loads(status_json), "status"), email)
+
+
+@contextmanager
+def _reading() -> Iterator[None]:
+    try:
+        yield
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError too
+        raise ValueError(f"unreadable stored task: {exc}") from exc
+
+
+def _dumps(fields: dict[str, Any]) -> str:
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+
+
+def _status_fields(task: Task) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "status": task.status.value,
+        "created_at": _iso(task.created_at),
+        "updated_at": _iso(task.updated_at),
+        "attempts": task.attempts,
+        "result": None if task.result is None else dict(task.result),
+        "error": task.error,
+        "next_attempt_at": None if task.next_attempt_at is None else _iso(task.next_attempt_at),
+        "version": task.version,
+    }
+
+
+def _email_fields(email: Email) -> dict[str, Any]:
+    return {
+        "sender": email.sender,
+        "to": email.to,
+        "subject": email.subject,
+        "body": email.body,
+        "message_id": email.message_id,
+        "date": _iso(email.date),
+    }
+
+
+def _task(fields: Mapping[str, Any], email: Email) -> Task:
+    return Task(
+        id=_typed(fields, "id", str),
+        email=email,
+        status=TaskStatus(_typed(fields, "status", str)),
+        created_at=_datetime(_typed(fields, "created_at", str)),
+        updated_at=_datetime(_typed(fields, "updated_at", str)),
+        attempts=_typed(fields, "attempts", int),
+        result=_optional(fields, "result", dict),
+        error=_optional(fields, "error", str),
+        next_attempt_at=_optional_datetime(_optional(fields, "next_attempt_at", str)),
+        version=_typed(fields, "version", int),
+    )
+
+
+def _email(fields: Mapping[str, Any]) -> Email:
+    return Email(
+        sender=_typed(fields, "sender", str),
+        to=_typed(fields, "to", str),
+        subject=_typed(fields, "subject", str),
+        body=_typed(fields, "body", str),
+        message_id=_typed(fields, "message_id", str),
+        date=_datetime(_typed(fields, "date", str)),
+    )
+
+
+def _iso(moment: datetime) -> str:
+    if moment.utcoffset() is None:
+        raise ValueError(f"cannot store a datetime without a UTC offset: {moment!r}")
+    return moment.isoformat()
+
+
+def _datetime(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    if moment.utcoffset() is None:
+        raise ValueError(f"stored datetime has no UTC offset: {text!r}")
+    return moment
+
+
+def _optional_datetime(text: str | None) -> datetime | None:
+    return None if text is None else _datetime(text)
+
+
+def _object(value: object, what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ValueError(f"stored {what} is not a JSON object")
+    return value
+
+
+def _typed(fields: Mapping[str, Any], name: str, kind: type[_T]) -> _T:
+    value = fields.get(name)
+    # bool is an int subclass, but never a valid count or version.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"stored field {name!r} is not a {kind.__name__}: {value!r}")
+    return value
+
+
+def _optional(fields: Mapping[str, Any], name: str, kind: type[_T]) -> _T | None:
+    return None if fields.get(name) is None else _typed(fields, name, kind)
