@@ -62,16 +62,19 @@ class TaskQueue(Protocol):
     acknowledged; one held past the visibility timeout is handed to another worker."""
 
     async def receive(self, max_count: int, wait_s: float) -> Sequence[Lease]:
-        """Up to ``max_count`` leases (reclaimed and due ones first), waiting up to ``wait_s``
-        seconds when none is ready. Raises ``StoreUnavailable``."""
+        """Up to ``max_count`` leases (reclaimed ones first, then entries in queue order; a due
+        retry is queued behind entries already waiting), waiting up to ``wait_s`` seconds when
+        none is ready. Raises ``StoreUnavailable``."""
         ...
 
     async def ack(self, lease: Lease) -> None:
-        """Done with the entry: the task reached a terminal state or was rescheduled."""
+        """Done with the entry: the task reached a terminal state or was rescheduled. Does
+        nothing for a lease this worker lost (reclaimed by another). Raises ``StoreUnavailable``."""
         ...
 
     async def extend(self, lease: Lease) -> None:
-        """Restart the visibility timeout of a lease still being worked on."""
+        """Restart the visibility timeout of a lease still being worked on. Does nothing for a
+        lease this worker lost. Raises ``StoreUnavailable``."""
         ...
 
 

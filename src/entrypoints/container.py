@@ -16,6 +16,10 @@ from typing import TypeVar
 
 from dependency_injector import containers, providers
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from adapters.fake_mailer import FakeMailer
 from adapters.file_mailer import FileMailer
@@ -52,6 +56,10 @@ async def open_redis(url: str, timeout_s: float) -> AsyncIterator[Redis]:
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         health_check_interval=30,
+        # One quick retry on a dropped connection (a Redis restart); the store's scripts make a
+        # retried write safe. Longer outages surface as StoreUnavailable (503, worker backoff).
+        retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), retries=1),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
     try:
         yield client
