@@ -6,17 +6,16 @@ the server's reply to it carries ``possibly_delivered=True``, since the server m
 """
 
 import asyncio
-import re
 import socket
 from dataclasses import dataclass, field
 from typing import Final, Literal
 
 import aiosmtplib
-from aiosmtplib import SMTPResponse, SMTPStatus
 
 from adapters.mime import render
 from adapters.smtp_errors import delivery_error
-from application.errors import DeliveryFailed, PermanentDeliveryError
+from adapters.smtp_transfer import Progress, transfer
+from application.errors import DeliveryFailed
 from domain.message import DeliveryReceipt, Email, SmtpReply
 
 Security = Literal["none", "starttls", "tls"]
@@ -24,7 +23,6 @@ Security = Literal["none", "starttls", "tls"]
 DEADLINE_TIMEOUTS: Final = 4
 """The whole exchange of one message may take this many ``timeout_s``."""
 
-_LINE_START_DOT: Final = re.compile(rb"(?m)^\.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +55,6 @@ class SmtpConfig:
         return self.timeout_s * DEADLINE_TIMEOUTS
 
 
-@dataclass(slots=True)
-class _Progress:
-    possibly_delivered: bool = False
-
-
 class SmtpMailer:
     """``Mailer`` port over SMTP. Every failure becomes a ``TransientDeliveryError`` or a
     ``PermanentDeliveryError`` (see ``adapters.smtp_errors``); the connection is closed on every
@@ -73,13 +66,13 @@ class SmtpMailer:
 
     async def send(self, email: Email) -> DeliveryReceipt:
         client = self._new_client()
-        progress = _Progress()
+        progress = Progress()
         deadline = asyncio.timeout(self._config.deadline_s)
         try:
             content = render(email)
             async with deadline:
                 await self._open(client)
-                reply = await _transfer(client, email, content, progress)
+                reply = await transfer(client, email, content, progress)
             await _quit_quietly(client)
         except Exception as exc:
             raise self._failure(exc, progress, deadline_expired=deadline.expired()) from exc
@@ -90,7 +83,7 @@ class SmtpMailer:
         )
 
     def _failure(
-        self, exc: Exception, progress: _Progress, *, deadline_expired: bool
+        self, exc: Exception, progress: Progress, *, deadline_expired: bool
     ) -> DeliveryFailed:
         if deadline_expired:
             exc = TimeoutError(f"no delivery within the {self._config.deadline_s:g} s deadline")
@@ -126,36 +119,6 @@ class SmtpMailer:
         if self._local_hostname is None:
             self._local_hostname = await asyncio.to_thread(socket.getfqdn)
         return self._local_hostname
-
-
-async def _transfer(
-    client: aiosmtplib.SMTP, email: Email, content: bytes, progress: _Progress
-) -> SMTPResponse:
-    """MAIL, RCPT and DATA for one message on an open connection; the reply to the data."""
-    try:
-        await client.mail(email.sender)
-        await client.rcpt(email.to)
-    except ValueError as exc:  # aiosmtplib refuses addresses it cannot put on a command line
-        raise PermanentDeliveryError(f"address cannot be sent over SMTP: {exc}") from exc
-    return await _send_data(client, content, progress)
-
-
-async def _send_data(client: aiosmtplib.SMTP, content: bytes, progress: _Progress) -> SMTPResponse:
-    """DATA, then the dot-stuffed content (RFC 5321 §4.5.2). aiosmtplib's ``SMTP.data`` does both
-    in one call, which hides whether the server accepted the DATA command."""
-    start = await client.execute_command(b"DATA")
-    if start.code != SMTPStatus.start_input:
-        raise aiosmtplib.SMTPDataError(start.code, start.message)
-    protocol = client.protocol
-    if protocol is None:
-        raise aiosmtplib.SMTPServerDisconnected("connection lost after DATA")
-    progress.possibly_delivered = True  # from the final "." until its reply, the outcome is unknown
-    protocol.write(_LINE_START_DOT.sub(b"..", content) + b".\r\n")
-    reply = await protocol.read_response(timeout=client.timeout)
-    progress.possibly_delivered = False
-    if reply.code != SMTPStatus.completed:
-        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
-    return reply
 
 
 async def _quit_quietly(client: aiosmtplib.SMTP) -> None:
