@@ -4,21 +4,26 @@ A task is stored in two parts so that a status read need not load a large body:
 
 * the status part, every field but the email:
   ``{"id", "status", "created_at", "updated_at", "attempts", "result", "error",
-  "next_attempt_at", "version"}``;
-* the email part: ``{"sender", "to", "subject", "body", "message_id", "date"}``.
+  "next_attempt_at", "version", "owner"}`` (``owner`` may be absent: None);
+* the email part: ``{"sender", "to", "subject", "body", "message_id", "date"}`` and the
+  optional parts that are set (``adapters.codec_email``).
 
 ``task_to_json`` nests the email part under ``"email"`` in the status part. Datetimes are
 ISO 8601 with their UTC offset (``2024-05-01T12:00:00.123456+00:00``); ``result`` stays a JSON
 object. Readers raise ``ValueError`` ("unreadable stored task: ...") for text that is not a task
 written by this module, and ``InvalidEmail`` when a stored email breaks an ``Email`` invariant.
+
+An idempotency record is ``{"fingerprint": hex, "task_ids": [id, ...]}``.
 """
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
 
+from adapters.codec_email import optional_fields, optional_values
+from application.ports import IdempotencyRecord, TaskSummary
 from domain.message import Email
 from domain.task import Task, TaskStatus
 
@@ -54,6 +59,27 @@ def task_from_parts(status_json: str | bytes, email_json: str | bytes) -> Task:
         return _task(_object(json.loads(status_json), "status"), email)
 
 
+def summary_from_json(status_json: str | bytes) -> TaskSummary:
+    """Read the status part alone (no email), as listings need it."""
+    with _reading():
+        return TaskSummary(**_status_values(_object(json.loads(status_json), "status")))
+
+
+def record_to_json(fingerprint: str, task_ids: Sequence[str]) -> str:
+    """An idempotency record."""
+    return _dumps({"fingerprint": fingerprint, "task_ids": list(task_ids)})
+
+
+def record_from_json(text: str | bytes) -> IdempotencyRecord:
+    """Read ``record_to_json`` output."""
+    with _reading():
+        fields = _object(json.loads(text), "idempotency record")
+        task_ids = _typed(fields, "task_ids", list)
+        if not all(isinstance(task_id, str) for task_id in task_ids):
+            raise ValueError("stored task_ids are not all text")
+        return IdempotencyRecord(_typed(fields, "fingerprint", str), tuple(task_ids))
+
+
 @contextmanager
 def _reading() -> Iterator[None]:
     try:
@@ -77,6 +103,7 @@ def _status_fields(task: Task) -> dict[str, Any]:
         "error": task.error,
         "next_attempt_at": None if task.next_attempt_at is None else _iso(task.next_attempt_at),
         "version": task.version,
+        "owner": task.owner,
     }
 
 
@@ -88,22 +115,27 @@ def _email_fields(email: Email) -> dict[str, Any]:
         "body": email.body,
         "message_id": email.message_id,
         "date": _iso(email.date),
+        **optional_fields(email),
     }
 
 
 def _task(fields: Mapping[str, Any], email: Email) -> Task:
-    return Task(
-        id=_typed(fields, "id", str),
-        email=email,
-        status=TaskStatus(_typed(fields, "status", str)),
-        created_at=_datetime(_typed(fields, "created_at", str)),
-        updated_at=_datetime(_typed(fields, "updated_at", str)),
-        attempts=_typed(fields, "attempts", int),
-        result=_optional(fields, "result", dict),
-        error=_optional(fields, "error", str),
-        next_attempt_at=_optional_datetime(_optional(fields, "next_attempt_at", str)),
-        version=_typed(fields, "version", int),
-    )
+    return Task(email=email, **_status_values(fields))
+
+
+def _status_values(fields: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "id": _typed(fields, "id", str),
+        "status": TaskStatus(_typed(fields, "status", str)),
+        "created_at": _datetime(_typed(fields, "created_at", str)),
+        "updated_at": _datetime(_typed(fields, "updated_at", str)),
+        "attempts": _typed(fields, "attempts", int),
+        "result": _optional(fields, "result", dict),
+        "error": _optional(fields, "error", str),
+        "next_attempt_at": _optional_datetime(_optional(fields, "next_attempt_at", str)),
+        "version": _typed(fields, "version", int),
+        "owner": _optional(fields, "owner", str),
+    }
 
 
 def _email(fields: Mapping[str, Any]) -> Email:
@@ -114,6 +146,7 @@ def _email(fields: Mapping[str, Any]) -> Email:
         body=_typed(fields, "body", str),
         message_id=_typed(fields, "message_id", str),
         date=_datetime(_typed(fields, "date", str)),
+        **optional_values(fields),
     )
 
 

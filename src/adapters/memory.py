@@ -11,9 +11,18 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
+from operator import itemgetter
 
 from application.errors import ConcurrentUpdate
-from application.ports import Clock, Lease
+from application.ports import (
+    Clock,
+    IdempotencyClaim,
+    IdempotencyRecord,
+    Lease,
+    Position,
+    TaskPage,
+    TaskSummary,
+)
 from domain.errors import TaskNotFound
 from domain.task import Task, TaskStatus
 
@@ -92,22 +101,52 @@ class InMemoryTaskQueue:
 
 
 class InMemoryTaskStore:
-    """Tasks in a dict (``TaskStore`` port); ``add`` and ``save`` feed ``queue``."""
+    """Tasks in a dict (``TaskStore``, ``TaskIntake`` and ``TaskListing`` ports); ``add`` and
+    ``save`` feed ``queue``.
 
-    def __init__(self, *, queue: InMemoryTaskQueue, clock: Clock, ttl_s: float) -> None:
+    Idempotency records are kept ``idempotency_ttl_s`` seconds. Listing scans every task kept on
+    each call (fine for the development store; the Redis store keeps sorted indexes).
+    """
+
+    def __init__(
+        self,
+        *,
+        queue: InMemoryTaskQueue,
+        clock: Clock,
+        ttl_s: float,
+        idempotency_ttl_s: float = 24 * 3600,
+    ) -> None:
         self._queue = queue
         self._clock = clock
         self._ttl = timedelta(seconds=ttl_s)
         self._tasks: dict[str, Task] = {}
         self._expiries: deque[tuple[datetime, str]] = deque()
+        self._expires_at: dict[str, datetime] = {}
+        self._order: dict[str, tuple[int, str]] = {}  # each task's place in listings
+        self._records = _Records(clock, timedelta(seconds=idempotency_ttl_s))
 
     def __len__(self) -> int:
         return len(self._tasks)
 
     async def add(self, task: Task) -> None:
+        await self.add_all([task])
+
+    async def add_all(
+        self, tasks: Sequence[Task], *, claim: IdempotencyClaim | None = None
+    ) -> IdempotencyRecord | None:
+        # No await in here: the check and the writes are one step for every other coroutine.
         self._forget_expired()
-        self._tasks[task.id] = task
-        self._queue.put(task.id)
+        if claim is not None:
+            kept = self._records.get(claim)
+            if kept is not None:
+                return kept
+            self._records.put(claim, tuple(task.id for task in tasks))
+        for task in tasks:
+            if task.id not in self._tasks:
+                self._tasks[task.id] = task
+                self._order[task.id] = _order(task)
+                self._queue.put(task.id)
+        return None
 
     async def get(self, task_id: str) -> Task:
         self._forget_expired()
@@ -121,14 +160,65 @@ class InMemoryTaskStore:
         if stored.version != task.version - 1:
             raise ConcurrentUpdate(task.id)
         self._tasks[task.id] = task
+        self._expires_at.pop(task.id, None)
         if task.is_terminal:
-            self._expiries.append((self._clock() + self._ttl, task.id))
+            deadline = self._clock() + self._ttl
+            self._expires_at[task.id] = deadline
+            self._expiries.append((deadline, task.id))
         elif task.status is TaskStatus.PENDING and task.next_attempt_at is not None:
             self._queue.put_later(task.id, task.next_attempt_at)
 
+    async def list_tasks(
+        self, owner: str | None, *, status: TaskStatus | None, limit: int, after: Position | None
+    ) -> TaskPage:
+        self._forget_expired()
+        candidates = (
+            (self._order[task.id], task)
+            for task in self._tasks.values()
+            if task.owner == owner and status in (None, task.status)
+        )
+        if after is not None:
+            bound = (after.created_us, after.task_id)
+            candidates = (item for item in candidates if item[0] < bound)
+        newest = heapq.nlargest(limit + 1, candidates, key=itemgetter(0))
+        page = [task for _, task in newest[:limit]]
+        next_position = Position(*newest[limit - 1][0]) if len(newest) > limit else None
+        return TaskPage(tuple(TaskSummary.of(task) for task in page), next_position)
+
     def _forget_expired(self) -> None:
-        # The TTL is the same for every task, so expiries are queued in order.
+        # The TTL is the same for every task, so expiries are queued in order. A task that was
+        # written again since (a failed task requeued) has a later deadline, or none: kept.
         now = self._clock()
         while self._expiries and self._expiries[0][0] <= now:
-            _, task_id = self._expiries.popleft()
-            self._tasks.pop(task_id, None)
+            deadline, task_id = self._expiries.popleft()
+            if self._expires_at.get(task_id) == deadline:
+                del self._expires_at[task_id]
+                self._tasks.pop(task_id, None)
+                self._order.pop(task_id, None)
+
+
+def _order(task: Task) -> tuple[int, str]:
+    """Where ``task`` sorts in a listing (``Position``'s order, as a tuple: compared in C)."""
+    position = Position.of(task.id, task.created_at)
+    return position.created_us, position.task_id
+
+
+class _Records:
+    """Idempotency records by ``(owner, key)``, each forgotten ``ttl`` after it was written."""
+
+    def __init__(self, clock: Clock, ttl: timedelta) -> None:
+        self._clock = clock
+        self._ttl = ttl
+        self._records: dict[tuple[str | None, str], IdempotencyRecord] = {}
+        self._expiries: deque[tuple[datetime, tuple[str | None, str]]] = deque()
+
+    def get(self, claim: IdempotencyClaim) -> IdempotencyRecord | None:
+        now = self._clock()
+        while self._expiries and self._expiries[0][0] <= now:
+            self._records.pop(self._expiries.popleft()[1], None)
+        return self._records.get((claim.owner, claim.key))
+
+    def put(self, claim: IdempotencyClaim, task_ids: tuple[str, ...]) -> None:
+        scope = (claim.owner, claim.key)
+        self._records[scope] = IdempotencyRecord(claim.fingerprint, task_ids)
+        self._expiries.append((self._clock() + self._ttl, scope))

@@ -4,6 +4,7 @@ Replies are decoded here so that both ``decode_responses=True`` and ``False`` cl
 and RESP3 connections, work: nothing Redis-shaped leaves the adapters.
 """
 
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,8 +21,12 @@ class RedisKeys:
 
     ``task(id)`` is a task's hash (``version``, ``status``, ``email``, ``writer``), ``queue`` the
     delivery stream, ``delayed`` the sorted set of retries waiting for their time (score: epoch
-    seconds), ``group`` the stream's consumer group. On Redis Cluster, use a hash-tagged prefix
-    such as ``"{mailroom}:"``: the scripts touch a task key and the stream together.
+    seconds), ``group`` the stream's consumer group. ``tasks_of(owner)`` is the sorted set of an
+    owner's task ids (score: creation time in microseconds since the epoch) and
+    ``tasks_of(owner, status)`` the same for the tasks now in ``status``; ``idempotency(owner,
+    key)`` holds an idempotency record. On Redis Cluster, use a hash-tagged prefix such as
+    ``"{mailroom}:"``: the scripts touch task keys, indexes and the stream together, and derive
+    task keys from ``prefix``.
     """
 
     prefix: str = "mailroom:"
@@ -37,6 +42,21 @@ class RedisKeys:
     @property
     def delayed(self) -> str:
         return f"{self.prefix}delayed"
+
+    def tasks_of(self, owner: str | None, status: str | None = None) -> str:
+        """``{prefix}owner:{name}:tasks[:{status}]``; tasks created while the API was open (owner
+        None) are under ``{prefix}open:tasks[:{status}]``, a name no owner can take."""
+        index = f"{self._owner(owner)}:tasks"
+        return index if status is None else f"{index}:{status}"
+
+    def idempotency(self, owner: str | None, key: str) -> str:
+        """``{prefix}owner:{name}:idempotency:{SHA-256 of key}``: the key is hashed so that any
+        text the client sends makes a short, safe name."""
+        digest = hashlib.sha256(key.encode()).hexdigest()
+        return f"{self._owner(owner)}:idempotency:{digest}"
+
+    def _owner(self, owner: str | None) -> str:
+        return f"{self.prefix}open" if owner is None else f"{self.prefix}owner:{owner}"
 
 
 @contextmanager

@@ -6,8 +6,9 @@ fix it); timeouts, lost connections, other TLS and socket errors, and anything u
 transient.
 """
 
+import base64
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import aiosmtplib
 
@@ -22,17 +23,28 @@ _REDACTED = "<redacted>"
 
 
 def delivery_error(
-    exc: BaseException, *, possibly_delivered: bool = False, secret: str | None = None
+    exc: BaseException, *, possibly_delivered: bool = False, secrets: Iterable[str] = ()
 ) -> DeliveryFailed:
-    """The port error for ``exc``; ``secret`` (the password) is blanked out of its reason."""
+    """The port error for ``exc``; each of ``secrets`` (the password and its encodings, see
+    ``auth_secrets``) is blanked out of its reason."""
     error = _classify(exc, possibly_delivered)
-    if secret and secret in error.reason:
-        return type(error)(
-            error.reason.replace(secret, _REDACTED),
-            code=error.code,
-            possibly_delivered=possibly_delivered,
-        )
-    return error
+    reason = error.reason
+    for secret in secrets:
+        if secret:
+            reason = reason.replace(secret, _REDACTED)
+    if reason == error.reason:
+        return error
+    return type(error)(reason, code=error.code, possibly_delivered=possibly_delivered)
+
+
+def auth_secrets(username: str | None, password: str | None) -> tuple[str, ...]:
+    """The password as it may come back in a server's reply: as is, base64 (AUTH LOGIN) and
+    inside the base64 AUTH PLAIN response (RFC 4616), which some servers echo when refusing it."""
+    if not password:
+        return ()
+    plain = f"\0{username or ''}\0{password}"
+    encoded = (base64.b64encode(text.encode()).decode() for text in (password, plain))
+    return (password, *encoded)
 
 
 def _classify(exc: BaseException, possibly_delivered: bool) -> DeliveryFailed:

@@ -1,129 +1,128 @@
-"""Deliver over SMTP with aiosmtplib, one connection per message.
+"""Deliver over SMTP with aiosmtplib, through a pool of reused connections.
 
-The exchange runs step by step (connect and greeting, EHLO, STARTTLS and EHLO again, AUTH, MAIL,
-RCPT, DATA, QUIT) so a failure's phase is known: one after the whole message was sent but before
-the server's reply to it carries ``possibly_delivered=True``, since the server may hold it.
+Each delivery borrows a connection (``adapters.smtp_pool``: RSET before reuse, replaced after N
+messages or when idle), runs MAIL, RCPT and DATA on it (``adapters.smtp_transfer``) and gives it
+back. A failure after the whole message was sent but before the server's reply to it carries
+``possibly_delivered=True``, since the server may hold it. When the server dropped a reused
+connection before DATA (a restart, an idle timeout on its side, a 421), the delivery is retried
+once on a new connection; a drop on a new connection is reported, not retried, so a failing
+server is not hit twice per attempt.
 """
 
 import asyncio
-import socket
-from dataclasses import dataclass, field
-from typing import Final, Literal
+import logging
 
 import aiosmtplib
+from aiosmtplib import SMTPResponse
 
 from adapters.mime import render
-from adapters.smtp_errors import delivery_error
-from adapters.smtp_transfer import Progress, transfer
+from adapters.smtp_config import DEADLINE_TIMEOUTS, Security, SmtpConfig, config_warnings
+from adapters.smtp_connection import SmtpConnector
+from adapters.smtp_errors import auth_secrets, delivery_error
+from adapters.smtp_pool import PooledConnection, SmtpPool
+from adapters.smtp_transfer import Progress, receipt, transfer
 from application.errors import DeliveryFailed
-from domain.message import DeliveryReceipt, Email, SmtpReply
+from domain.message import DeliveryReceipt, Email
 
-Security = Literal["none", "starttls", "tls"]
+__all__ = ["DEADLINE_TIMEOUTS", "Security", "SmtpConfig", "SmtpMailer"]
 
-DEADLINE_TIMEOUTS: Final = 4
-"""The whole exchange of one message may take this many ``timeout_s``."""
+log = logging.getLogger(__name__)
 
-
-
-@dataclass(frozen=True, slots=True)
-class SmtpConfig:
-    """Where and how to connect. ``security``: ``"none"`` (plain text), ``"starttls"`` (upgrade
-    after connecting, required), ``"tls"`` (implicit TLS). ``timeout_s`` bounds connecting, the
-    greeting and each command; ``local_hostname`` is the EHLO name (None: this host's FQDN,
-    looked up once). ``ca_file`` adds trusted CA certificates (PEM)."""
-
-    host: str
-    port: int
-    security: Security
-    username: str | None
-    password: str | None = field(repr=False)
-    timeout_s: float
-    validate_certs: bool = True
-    ca_file: str | None = None
-    local_hostname: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.host or any(char.isspace() or not char.isprintable() for char in self.host):
-            raise ValueError("host must be a host name or address without spaces")
-        if self.security not in ("none", "starttls", "tls"):
-            raise ValueError(f"security must be none, starttls or tls, not {self.security!r}")
-        if self.timeout_s <= 0:
-            raise ValueError("timeout_s must be positive")
-
-    @property
-    def deadline_s(self) -> float:
-        return self.timeout_s * DEADLINE_TIMEOUTS
+_CLOSING = 421  # RFC 5321 §3.8: the server is closing the transmission channel
 
 
 class SmtpMailer:
     """``Mailer`` port over SMTP. Every failure becomes a ``TransientDeliveryError`` or a
-    ``PermanentDeliveryError`` (see ``adapters.smtp_errors``); the connection is closed on every
-    path. The receipt carries the server's reply to the message data."""
+    ``PermanentDeliveryError`` (see ``adapters.smtp_errors``); ``config.effective_deadline_s``
+    bounds one whole ``send``, the wait for a free connection included. The receipt carries the
+    server's reply to the message data.
+
+    Call ``start()`` once at start (it logs configuration warnings and does the blocking set-up
+    off the event loop; ``send`` does the set-up itself otherwise) and ``aclose()`` at shutdown.
+    """
 
     def __init__(self, config: SmtpConfig) -> None:
         self._config = config
-        self._local_hostname = config.local_hostname
+        self._secrets = auth_secrets(config.username, config.password)
+        self._connector = SmtpConnector(config)
+        self._pool = SmtpPool(
+            self._connector.open,
+            size=config.pool_size,
+            max_messages=config.max_messages_per_connection,
+            idle_s=config.idle_s,
+        )
+
+    async def start(self) -> None:
+        """Log warnings about the configuration, resolve the EHLO name and load certificates.
+        Raises ``OSError`` or ``ssl.SSLError`` when the CA file cannot be read."""
+        for warning in config_warnings(self._config):
+            log.warning("SMTP: %s", warning)
+        await self._connector.prepare()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections (QUIT, bounded by ``timeout_s``)."""
+        await self._pool.aclose()
 
     async def send(self, email: Email) -> DeliveryReceipt:
-        client = self._new_client()
         progress = Progress()
-        deadline = asyncio.timeout(self._config.deadline_s)
+        deadline = asyncio.timeout(self._config.effective_deadline_s)
         try:
             content = render(email)
             async with deadline:
-                await self._open(client)
-                reply = await transfer(client, email, content, progress)
-            await _quit_quietly(client)
+                reply = await self._deliver(email, content, progress)
         except Exception as exc:
             raise self._failure(exc, progress, deadline_expired=deadline.expired()) from exc
-        finally:
-            client.close()
-        return DeliveryReceipt(
-            message_id=email.message_id, reply=SmtpReply(reply.code, reply.message)
+        return receipt(email, reply, progress)
+
+    async def _deliver(self, email: Email, content: bytes, progress: Progress) -> SMTPResponse:
+        connection = await self._pool.acquire()
+        try:
+            return await self._transfer_on(connection, email, content, progress)
+        except Exception as exc:
+            if not (connection.reused and _dropped(exc) and not progress.possibly_delivered):
+                raise
+            log.info("SMTP connection dropped before DATA (%s); retrying on a new one", exc)
+        return await self._transfer_on(
+            await self._pool.acquire(fresh=True), email, content, progress
         )
+
+    async def _transfer_on(
+        self, connection: PooledConnection, email: Email, content: bytes, progress: Progress
+    ) -> SMTPResponse:
+        reusable = False
+        try:
+            reply = await transfer(connection.client, email, content, progress)
+            reusable = True
+            return reply
+        except Exception as exc:
+            reusable = _session_survives(exc, progress)
+            raise
+        finally:
+            self._pool.release(connection, reusable=reusable)
 
     def _failure(
         self, exc: Exception, progress: Progress, *, deadline_expired: bool
     ) -> DeliveryFailed:
         if deadline_expired:
-            exc = TimeoutError(f"no delivery within the {self._config.deadline_s:g} s deadline")
+            deadline_s = self._config.effective_deadline_s
+            exc = TimeoutError(f"no delivery within the {deadline_s:g} s deadline")
         return delivery_error(
-            exc, possibly_delivered=progress.possibly_delivered, secret=self._config.password
+            exc, possibly_delivered=progress.possibly_delivered, secrets=self._secrets
         )
 
-    def _new_client(self) -> aiosmtplib.SMTP:
-        config = self._config
-        # start_tls=False: never the library's automatic STARTTLS; _open upgrades explicitly.
-        return aiosmtplib.SMTP(
-            hostname=config.host,
-            port=config.port,
-            use_tls=config.security == "tls",
-            start_tls=False,
-            validate_certs=config.validate_certs,
-            cert_bundle=config.ca_file,
-            timeout=config.timeout_s,
-        )
 
-    async def _open(self, client: aiosmtplib.SMTP) -> None:
-        """Connect, read the greeting, EHLO, upgrade with STARTTLS if configured, log in."""
-        config = self._config
-        await client.connect(local_hostname=await self._ehlo_name())
-        await client.ehlo()
-        if config.security == "starttls":
-            await client.starttls()
-            await client.ehlo()
-        if config.username is not None:
-            await client.login(config.username, config.password or "")
-
-    async def _ehlo_name(self) -> str:
-        if self._local_hostname is None:
-            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
-        return self._local_hostname
+def _dropped(exc: Exception) -> bool:
+    """The server closed the connection (or said it would): a new one may well work."""
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return exc.code == _CLOSING
+    return isinstance(exc, aiosmtplib.SMTPServerDisconnected | ConnectionError)
 
 
-async def _quit_quietly(client: aiosmtplib.SMTP) -> None:
-    """QUIT after the message was accepted: a failure now cannot undo the delivery."""
-    try:
-        await client.quit()
-    except Exception:
-        client.close()
+def _session_survives(exc: Exception, progress: Progress) -> bool:
+    """After this failure the session is in a known state (a reply refused the transaction, or
+    our own check stopped it), so the connection can carry the next message after RSET."""
+    if progress.possibly_delivered:
+        return False
+    if isinstance(exc, aiosmtplib.SMTPResponseException | DeliveryFailed):
+        return exc.code != _CLOSING
+    return isinstance(exc, aiosmtplib.SMTPRecipientsRefused)

@@ -1,36 +1,125 @@
-"""One message's exchange on an open SMTP connection: MAIL, RCPT, DATA (RFC 5321 §3.3)."""
+"""One message's exchange on an open SMTP connection: MAIL, RCPT, DATA (RFC 5321 §3.3).
+
+Every envelope recipient gets its own RCPT. Refused recipients are recorded with the server's
+reply and the message goes to the others; when every recipient is refused the attempt fails,
+permanently if every refusal was 5yz (RFC 5321 §4.2.1), else transiently.
+
+A message that needs SMTPUTF8 (a non-ASCII local part, RFC 6531) is sent with
+``MAIL FROM:<...> SMTPUTF8`` (and ``BODY=8BITMIME`` when offered), or fails permanently with an
+error saying SMTPUTF8 is required when the server does not offer it. Any other message goes with
+ASCII addresses, non-ASCII domains as IDNA A-labels.
+"""
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Final
 
 import aiosmtplib
 from aiosmtplib import SMTPResponse, SMTPStatus
 
-from application.errors import PermanentDeliveryError
-from domain.message import Email
+from adapters.smtp_addresses import ascii_address
+from application.errors import (
+    DeliveryFailed,
+    PermanentDeliveryError,
+    TransientDeliveryError,
+)
+from domain.message import DeliveryReceipt, Email, SmtpReply
 
 _LINE_START_DOT: Final = re.compile(rb"(?m)^\.")
+_CLOSING: Final = 421  # RFC 5321 §3.8
 
 
 @dataclass(slots=True)
 class Progress:
     """How far the exchange got: ``possibly_delivered`` is True from the final "." until the
-    server's reply to it, when a failure leaves the outcome unknown."""
+    server's reply to it, when a failure leaves the outcome unknown. ``accepted`` and ``refused``
+    hold the recipients' RCPT outcomes (addresses as in the ``Email``)."""
 
     possibly_delivered: bool = False
+    accepted: list[str] = field(default_factory=list)
+    refused: dict[str, SmtpReply] = field(default_factory=dict)
 
 
 async def transfer(
     client: aiosmtplib.SMTP, email: Email, content: bytes, progress: Progress
 ) -> SMTPResponse:
-    """MAIL, RCPT and DATA for one message on an open connection; the reply to the data."""
+    """MAIL, a RCPT per recipient, and DATA for one message on an open connection; the reply to
+    the data. ``content`` is ``adapters.mime.render(email)``. Raises ``PermanentDeliveryError``
+    (SMTPUTF8 needed but not offered, an address SMTP cannot carry, every recipient refused with
+    5yz), ``TransientDeliveryError`` (every recipient refused, some with 4yz) and aiosmtplib's
+    exceptions (for ``adapters.smtp_errors`` to translate)."""
+    progress.accepted, progress.refused = [], {}
+    utf8 = email.needs_smtputf8
+    options = _mail_options(client, email) if utf8 else []
+    encoding = "utf-8" if utf8 else "ascii"
     try:
-        await client.mail(email.sender)
-        await client.rcpt(email.to)
+        await client.mail(_envelope(email.sender, utf8), options=options, encoding=encoding)
+        for recipient in email.recipients:
+            await _rcpt(client, recipient, _envelope(recipient, utf8), encoding, progress)
     except ValueError as exc:  # aiosmtplib refuses addresses it cannot put on a command line
         raise PermanentDeliveryError(f"address cannot be sent over SMTP: {exc}") from exc
+    if not progress.accepted:
+        raise _all_refused(progress.refused)
     return await _send_data(client, content, progress)
+
+
+def receipt(email: Email, reply: SMTPResponse, progress: Progress) -> DeliveryReceipt:
+    """The receipt for a message ``transfer`` delivered: the reply to its data and each
+    recipient's outcome."""
+    return DeliveryReceipt(
+        message_id=email.message_id,
+        reply=SmtpReply(reply.code, reply.message),
+        accepted=tuple(progress.accepted),
+        refused=MappingProxyType(dict(progress.refused)),
+    )
+
+
+def _mail_options(client: aiosmtplib.SMTP, email: Email) -> list[str]:
+    if not client.supports_extension("smtputf8"):
+        raise PermanentDeliveryError(
+            "SMTPUTF8 is required (an address has a non-ASCII local part: "
+            f"{', '.join(_non_ascii_local_parts(email))}) and the server does not offer it"
+        )
+    return ["SMTPUTF8", "BODY=8BITMIME"] if client.supports_extension("8bitmime") else ["SMTPUTF8"]
+
+
+def _non_ascii_local_parts(email: Email) -> list[str]:
+    addresses = [email.sender, *email.recipients]
+    if email.reply_to is not None:
+        addresses.append(email.reply_to.address)
+    return [address for address in addresses if not address.rpartition("@")[0].isascii()]
+
+
+def _envelope(address: str, utf8: bool) -> str:
+    return address if utf8 else ascii_address(address)
+
+
+async def _rcpt(
+    client: aiosmtplib.SMTP, recipient: str, envelope: str, encoding: str, progress: Progress
+) -> None:
+    try:
+        await client.rcpt(envelope, encoding=encoding)
+    except aiosmtplib.SMTPRecipientRefused as exc:
+        if exc.code == _CLOSING:  # the server is going away: a connection failure, not a refusal
+            raise
+        progress.refused[recipient] = SmtpReply(exc.code, " ".join(exc.message.splitlines()))
+    else:
+        progress.accepted.append(recipient)
+
+
+def _all_refused(refused: dict[str, SmtpReply]) -> DeliveryFailed:
+    """Permanent when every refusal is 5yz. The reason lists each reply with its address, in
+    recipient order (``"550 5.1.1 no such user (a@example.com); 452 ... (b@example.com)"``), so
+    it reads ``"<code> <text>"`` first like every SMTP error; ``code`` is the first 4yz one when
+    transient, else the first."""
+    reason = "; ".join(
+        f"{reply.code} {reply.text} ({address})" for address, reply in refused.items()
+    )
+    transient = [reply.code for reply in refused.values() if not 500 <= reply.code <= 599]
+    if transient:
+        return TransientDeliveryError(reason, code=transient[0])
+    return PermanentDeliveryError(reason, code=next(iter(refused.values())).code)
 
 
 async def _send_data(client: aiosmtplib.SMTP, content: bytes, progress: Progress) -> SMTPResponse:

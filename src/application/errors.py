@@ -3,6 +3,8 @@
     MailroomError (domain)
      ├── StoreUnavailable        the task store or queue cannot be reached now (retry later)
      ├── ConcurrentUpdate        a compare-and-set lost: someone else wrote the task first
+     ├── IdempotencyKeyReused    an idempotency key sent again with a different request
+     ├── InvalidCursor           a listing cursor this service did not hand out
      └── DeliveryFailed          the mailer could not hand the message over
           ├── TransientDeliveryError   worth retrying (network, timeout, SMTP 4yz)
           └── PermanentDeliveryError   retrying cannot help (SMTP 5yz, bad certificate)
@@ -24,6 +26,21 @@ class ConcurrentUpdate(MailroomError):
     def __init__(self, task_id: str) -> None:
         super().__init__(f"task {task_id} was changed by someone else")
         self.task_id = task_id
+
+
+class IdempotencyKeyReused(MailroomError):
+    """The idempotency key was first used with a request of different content (draft-ietf-httpapi-
+    idempotency-key-header §2.7: the server answers 422). The key itself is not kept here."""
+
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was already used with a different request")
+
+
+class InvalidCursor(MailroomError):
+    """A listing cursor that is not one this service handed out."""
+
+    def __init__(self) -> None:
+        super().__init__("not a cursor from a previous page")
 
 
 class DeliveryFailed(MailroomError):

@@ -4,13 +4,13 @@ Every method may raise ``StoreUnavailable`` (stores and queues) or ``DeliveryFai
 adapters translate their own exceptions into these and never let infrastructure errors through.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from domain.message import DeliveryReceipt, Email
-from domain.task import Task
+from domain.task import JSON, Task, TaskStatus
 
 Clock = Callable[[], datetime]
 """Returns the current time, timezone-aware (UTC)."""
@@ -39,6 +39,120 @@ class TaskStore(Protocol):
         Side effects, atomic with the write: a ``pending`` task with ``next_attempt_at`` is
         scheduled for redelivery at that time; a terminal task expires after the store's TTL.
         Raises ``ConcurrentUpdate`` (the version moved on), ``TaskNotFound``, ``StoreUnavailable``.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyClaim:
+    """A client's ``Idempotency-Key`` for one request: ``key`` as sent, scoped to ``owner`` (the
+    API key's name, None when the API is open); ``fingerprint`` identifies the request's content
+    (hex SHA-256)."""
+
+    owner: str | None
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """What a store keeps for an idempotency key: the first request's fingerprint and the ids of
+    the tasks it created, in request order."""
+
+    fingerprint: str
+    task_ids: tuple[str, ...]
+
+
+@runtime_checkable
+class TaskIntake(Protocol):
+    """Accepting several tasks at once, optionally under an idempotency key."""
+
+    async def add_all(
+        self, tasks: Sequence[Task], *, claim: IdempotencyClaim | None = None
+    ) -> IdempotencyRecord | None:
+        """Store every task of ``tasks`` (new, ``pending``) and queue each for delivery in one
+        atomic step: after a failure none of them is stored or queued. A task whose id is already
+        stored is left as it is (a retried call).
+
+        With ``claim``: if the store keeps a record for ``(claim.owner, claim.key)``, nothing is
+        stored and that record is returned; otherwise the tasks are stored together with the
+        record ``(claim.fingerprint, ids of tasks)``, kept for the store's idempotency TTL
+        whatever happens to the tasks, and None is returned. The check and the write are one
+        atomic step, so of concurrent calls with one key exactly one stores its tasks.
+        Raises ``StoreUnavailable``.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSummary:
+    """A task's status without its email: what listings return."""
+
+    id: str
+    status: TaskStatus
+    created_at: datetime
+    updated_at: datetime
+    attempts: int
+    result: Mapping[str, JSON] | None
+    error: str | None
+    next_attempt_at: datetime | None
+    version: int
+    owner: str | None
+
+    @classmethod
+    def of(cls, task: Task) -> "TaskSummary":
+        return cls(
+            id=task.id,
+            status=task.status,
+            created_at=task.created_at,
+            updated_at=task.updated_at,
+            attempts=task.attempts,
+            result=task.result,
+            error=task.error,
+            next_attempt_at=task.next_attempt_at,
+            version=task.version,
+            owner=task.owner,
+        )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    """A place in a listing, which runs newest first: by ``created_us`` (creation time in whole
+    microseconds since the Unix epoch), then by ``task_id`` (descending, byte order) among tasks
+    created in the same microsecond."""
+
+    created_us: int
+    task_id: str
+
+    @classmethod
+    def of(cls, task_id: str, created_at: datetime) -> "Position":
+        return cls((created_at - _EPOCH) // timedelta(microseconds=1), task_id)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskPage:
+    """One page of a listing; ``next`` is where the following page starts, None at the end."""
+
+    tasks: tuple[TaskSummary, ...]
+    next: Position | None
+
+
+@runtime_checkable
+class TaskListing(Protocol):
+    """An owner's tasks, newest first."""
+
+    async def list_tasks(
+        self, owner: str | None, *, status: TaskStatus | None, limit: int, after: Position | None
+    ) -> TaskPage:
+        """Up to ``limit`` (>= 1) of ``owner``'s stored tasks (only those with ``status``, when
+        given), newest first, strictly after ``after`` (from the newest when None).
+
+        Expired tasks are skipped (and forgotten). A page may hold fewer than ``limit`` tasks
+        while ``next`` is set (a store may bound the work of one call); only ``next`` None means
+        there is nothing more. Raises ``StoreUnavailable``.
         """
         ...
 

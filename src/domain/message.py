@@ -4,56 +4,76 @@
 accepted, so every attempt sends the same Message-ID and Date and a receiver can drop duplicates.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
 from typing import Final
-from unicodedata import category
 
 from domain.errors import InvalidEmail
+from domain.message_parts import (
+    MAX_RECIPIENTS,
+    Attachment,
+    Mailbox,
+    content_type_problem,
+    control_character_problem,
+    filename_problem,
+    find_control_character,
+    headers_problem,
+    text_problem,
+)
 
-_LINE_SEPARATORS: Final = frozenset("\u2028\u2029")
+__all__ = [
+    "Attachment",
+    "DeliveryReceipt",
+    "Email",
+    "Mailbox",
+    "SmtpReply",
+    "find_control_character",
+]
+
 _NOT_IN_BARE_ADDRESS: Final = frozenset(' ,;<>()[]\\"')
 """Characters that would make an address a list, a display name or a comment (RFC 5322 §3.4)."""
 
 
-def find_control_character(text: str) -> str | None:
-    """Return the first control character in ``text`` (Unicode category Cc, or a line/paragraph
-    separator), or None. Such characters in a header would allow header injection (RFC 5322 §2.2).
-    """
-    for char in text:
-        if category(char) == "Cc" or char in _LINE_SEPARATORS:
-            return char
-    return None
-
-
-def _require_header_safe(field_name: str, value: str) -> None:
-    char = find_control_character(value)
-    if char is not None:
-        raise _invalid(field_name, f"must not contain control characters (found U+{ord(char):04X})")
-
-
-def _invalid(field_name: str, reason: str) -> InvalidEmail:
-    return InvalidEmail(field_name, reason)
+def _require(field_name: str, problem: str | None) -> None:
+    if problem is not None:
+        raise InvalidEmail(field_name, problem)
 
 
 def _require_address(field_name: str, value: str) -> None:
     if not value.strip():
-        raise _invalid(field_name, "must not be empty")
-    _require_header_safe(field_name, value)
+        raise InvalidEmail(field_name, "must not be empty")
+    _require(field_name, control_character_problem(value) or text_problem(value))
     local, at, domain = value.rpartition("@")
     if not (at and local and domain) or any(char in _NOT_IN_BARE_ADDRESS for char in value):
-        raise _invalid(field_name, "must be one bare address of the form local-part@domain")
+        raise InvalidEmail(field_name, "must be one bare address of the form local-part@domain")
+
+
+def _require_mailbox(field_name: str, mailbox: Mailbox) -> None:
+    _require_address(field_name, mailbox.address)
+    _require(field_name, control_character_problem(mailbox.name) or text_problem(mailbox.name))
+
+
+def _require_attachment(attachment: Attachment) -> None:
+    problem = filename_problem(attachment.filename) or content_type_problem(attachment.content_type)
+    _require("attachments", problem)
 
 
 @dataclass(frozen=True, slots=True)
 class Email:
-    """One email to one recipient, as it will be rendered.
+    """One email, as it will be rendered.
 
-    ``sender`` and ``to`` are bare addresses (``local@domain``); ``message_id`` is the full
-    Message-ID header value including angle brackets (RFC 5322 §3.6.4); ``date`` is timezone-aware.
-    Raises ``InvalidEmail`` when an address is empty or malformed, or a header field holds a
-    control character.
+    ``sender``, ``to`` and ``bcc`` are bare addresses (``local@domain``); ``to_name`` is the
+    recipient's display name ("" for none); ``message_id`` is the full Message-ID header value
+    including angle brackets (RFC 5322 §3.6.4); ``date`` is timezone-aware. ``html``, when set, is
+    sent as an alternative to ``body`` (RFC 2046 §5.1.4). ``headers`` are custom (name, value)
+    pairs following ``domain.message_parts``' rules. Bcc recipients are in the SMTP envelope
+    only, never in the message. At most ``MAX_RECIPIENTS`` recipients.
+
+    Raises ``InvalidEmail`` (``field`` names the request field) when an address is empty or
+    malformed, a header field holds a control character, text is not valid Unicode, or an
+    attachment, custom header or the recipient count breaks a rule.
     """
 
     sender: str
@@ -62,14 +82,55 @@ class Email:
     body: str
     message_id: str
     date: datetime
+    to_name: str = ""
+    cc: tuple[Mailbox, ...] = ()
+    bcc: tuple[str, ...] = ()
+    reply_to: Mailbox | None = None
+    html: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+    headers: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        _require_address("email", self.to)
+        _require_mailbox("email", Mailbox(self.to, self.to_name))
         _require_address("sender", self.sender)
-        _require_header_safe("subject", self.subject)
-        _require_header_safe("message_id", self.message_id)
+        _require("subject", control_character_problem(self.subject) or text_problem(self.subject))
+        _require("body", text_problem(self.body))
+        _require("html", None if self.html is None else text_problem(self.html))
+        _require("message_id", control_character_problem(self.message_id))
         if self.date.tzinfo is None:
-            raise _invalid("date", "must carry a UTC offset")
+            raise InvalidEmail("date", "must carry a UTC offset")
+        self._check_recipients()
+        for attachment in self.attachments:
+            _require_attachment(attachment)
+        _require("headers", headers_problem(self.headers))
+
+    def _check_recipients(self) -> None:
+        for mailbox in self.cc:
+            _require_mailbox("cc", mailbox)
+        for address in self.bcc:
+            _require_address("bcc", address)
+        if self.reply_to is not None:
+            _require_mailbox("reply_to", self.reply_to)
+        if 1 + len(self.cc) + len(self.bcc) > MAX_RECIPIENTS:
+            field_name = "bcc" if self.bcc else "cc"
+            raise InvalidEmail(field_name, f"at most {MAX_RECIPIENTS} recipients in total")
+
+    @property
+    def recipients(self) -> tuple[str, ...]:
+        """The envelope recipients (RFC 5321 RCPT): To, Cc, then Bcc, each address once."""
+        return tuple(dict.fromkeys((self.to, *(mailbox.address for mailbox in self.cc), *self.bcc)))
+
+    @property
+    def needs_smtputf8(self) -> bool:
+        """True when an address has a non-ASCII local part: such a message can only travel with
+        the SMTPUTF8 extension (RFC 6531); non-ASCII domains can go as IDNA A-labels instead."""
+        return any(not address.rpartition("@")[0].isascii() for address in self._addresses())
+
+    def _addresses(self) -> Iterator[str]:
+        yield self.sender
+        yield from self.recipients
+        if self.reply_to is not None:
+            yield self.reply_to.address
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,11 +146,13 @@ class DeliveryReceipt:
     """What a mailer reports after the message was handed over.
 
     ``reply`` is the server's final reply to the message data (None for mailers that do not speak
-    SMTP); ``refused`` maps each recipient the server refused to its reply; ``detail`` is a short
-    human-readable note (for example where a file mailer wrote the message).
+    SMTP); ``accepted`` lists the recipients the server accepted (empty for mailers that do not
+    speak SMTP); ``refused`` maps each recipient the server refused to its reply; ``detail`` is a
+    short human-readable note (for example where a file mailer wrote the message).
     """
 
     message_id: str
     reply: SmtpReply | None = None
     refused: MappingProxyType[str, SmtpReply] = field(default_factory=lambda: MappingProxyType({}))
     detail: str | None = None
+    accepted: tuple[str, ...] = ()

@@ -1,8 +1,9 @@
 """The email task and its lifecycle.
 
     pending ──start_attempt──▶ processing ──complete──▶ completed
-       ▲                          │  │
-       └────────reschedule────────┘  └──fail──▶ failed
+     ▲ ▲                          │  │
+     │ └────────reschedule────────┘  └──fail──▶ failed
+     └──────────────requeue (a client's retry)────────┘
 
 A task in ``processing`` may also ``start_attempt`` again: that is a reclaimed attempt, made when
 the worker holding it vanished (the queue's visibility timeout ran out). Terminal tasks
@@ -10,6 +11,9 @@ the worker holding it vanished (the queue's visibility timeout ran out). Termina
 
 Tasks are immutable: each transition returns a new ``Task`` whose ``version`` is one higher, so a
 store can write it only if nobody else wrote first (compare-and-set on ``version``).
+
+``owner`` names the API key that created the task (None when the API was open); only that owner
+may see it. It never changes.
 """
 
 from collections.abc import Mapping
@@ -42,7 +46,8 @@ class Task:
 
     ``attempts`` counts started delivery attempts; ``next_attempt_at`` is set while a retry waits;
     ``result`` is a JSON object (set on completion, and while retrying when an earlier attempt may
-    already have reached the server); ``error`` is the last failure's text.
+    already have reached the server); ``error`` is the last failure's text; ``owner`` is the name
+    of the API key that created the task, or None.
     """
 
     id: str
@@ -55,12 +60,20 @@ class Task:
     error: str | None = None
     next_attempt_at: datetime | None = None
     version: int = 1
+    owner: str | None = None
 
     @classmethod
-    def accept(cls, task_id: str, email: Email, now: datetime) -> "Task":
-        """A new task, ``pending``, with version 1."""
+    def accept(
+        cls, task_id: str, email: Email, now: datetime, *, owner: str | None = None
+    ) -> "Task":
+        """A new task, ``pending``, with version 1, belonging to ``owner``."""
         return cls(
-            id=task_id, email=email, status=TaskStatus.PENDING, created_at=now, updated_at=now
+            id=task_id,
+            email=email,
+            status=TaskStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+            owner=owner,
         )
 
     @property
@@ -114,6 +127,17 @@ class Task:
             TaskStatus.PENDING, now, error=error, next_attempt_at=retry_at, result=result
         )
 
+    def requeue(self, now: datetime) -> "Task":
+        """failed -> pending, due at once: a client asked for another round of delivery.
+
+        ``attempts`` starts again from 0, so the new round gets the retry policy's full budget;
+        ``result["requeued_after_attempts"]`` lists the attempts each earlier round made, and the
+        rest of ``result`` (``possibly_delivered_attempts``, ...) and the last ``error`` are kept.
+        """
+        self._require(TaskStatus.PENDING, allowed={TaskStatus.FAILED})
+        result = _noting(self.result, "requeued_after_attempts", self.attempts)
+        return self._next(TaskStatus.PENDING, now, attempts=0, next_attempt_at=now, result=result)
+
     def _require(self, requested: TaskStatus, *, allowed: set[TaskStatus]) -> None:
         if self.status not in allowed:
             raise InvalidTransition(self.id, self.status.value, requested.value)
@@ -127,6 +151,8 @@ def _result(receipt: DeliveryReceipt, earlier: Mapping[str, JSON] | None) -> dic
     if receipt.reply is not None:
         result["smtp_code"] = receipt.reply.code
         result["smtp_message"] = receipt.reply.text
+    if receipt.accepted:
+        result["accepted"] = list(receipt.accepted)
     if receipt.refused:
         result["refused"] = {
             address: {"smtp_code": reply.code, "smtp_message": reply.text}

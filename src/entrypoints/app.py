@@ -8,13 +8,19 @@ The lifespan opens the container's resources (the Redis client), prepares the qu
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
-from entrypoints.api import routes
+from entrypoints.api import auth, operations, routes, task_routes
 from entrypoints.api.errors import install_error_handlers
 from entrypoints.api.limits import MaxBodySize
-from entrypoints.container import Container, build_container, resources_open
+from entrypoints.api.media import JsonBodiesOnly
+from entrypoints.api.ratelimit import rate_limit_dependencies
+from entrypoints.api.request_id import RequestId
+from entrypoints.container import Container, build_container, provide, resources_open
+from entrypoints.docs import SWAGGER_UI_PARAMETERS, install_openapi
 from entrypoints.settings import Settings
 from entrypoints.worker import running_worker
 
@@ -40,15 +46,29 @@ def create_app(
             else:
                 yield
 
-    app = FastAPI(
+    # FastAPIOffline: /docs with its assets served by Mailroom (entrypoints.docs).
+    app = FastAPIOffline(
         title="Mailroom",
         version="0.1.0",
         summary="Accept email tasks over HTTP, deliver them over SMTP, poll their status.",
         lifespan=lifespan,
+        redoc_url=None,  # ReDoc's sidebar always loads a logo from cdn.redoc.ly
+        swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
     )
-    container.wire(modules=[routes])
+    container.wire(modules=[routes, task_routes])
     app.state.container = container
-    app.include_router(routes.router)
+    limited = settings.rate_limit is not None
+    rate_limit = (
+        rate_limit_dependencies(partial(provide, container.rate_limit), auth.current_owner)
+        if limited
+        else []
+    )
+    app.include_router(routes.router, dependencies=rate_limit)
+    app.include_router(task_routes.router, dependencies=rate_limit)
+    app.include_router(operations.router)
     install_error_handlers(app)
+    install_openapi(app, rate_limited=limited)
     app.add_middleware(MaxBodySize, max_bytes=settings.max_request_bytes)
+    app.add_middleware(JsonBodiesOnly)  # 415 before the body is read
+    app.add_middleware(RequestId)  # outermost: every answer carries X-Request-ID
     return app

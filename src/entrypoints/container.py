@@ -19,7 +19,6 @@ from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from adapters.fake_mailer import FakeMailer
 from adapters.file_mailer import FileMailer
@@ -28,9 +27,17 @@ from adapters.redis_store import RedisKeys, RedisTaskQueue, RedisTaskStore
 from adapters.smtp_mailer import SmtpConfig, SmtpMailer
 from application.deliver_email import DeliverEmail
 from application.get_task_status import GetTaskStatus
+from application.list_tasks import ListTasks
+from application.ports import Mailer
+from application.retry_task import RetryTask
+from application.start_email_batch import StartEmailBatch
 from application.start_email_task import StartEmailTask
 from application.worker import DeliveryWorker
 from domain.retry import RetryPolicy
+from entrypoints.api.keys import ApiKeys
+from entrypoints.api.ratelimit import open_rate_limit
+from entrypoints.metrics import Metrics
+from entrypoints.observe import ObservedDelivery, ObservedMailer, ObservedStore
 from entrypoints.settings import Settings
 
 T = TypeVar("T")
@@ -58,8 +65,13 @@ async def open_redis(url: str, timeout_s: float) -> AsyncIterator[Redis]:
         health_check_interval=30,
         # One quick retry on a dropped connection (a Redis restart); the store's scripts make a
         # retried write safe. Longer outages surface as StoreUnavailable (503, worker backoff).
-        retry=Retry(ExponentialBackoff(cap=0.1, base=0.01), retries=1),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        # Not on a timeout, which redis-py's Retry includes by default: against a hung Redis that
+        # would make a call take twice timeout_s.
+        retry=Retry(
+            ExponentialBackoff(cap=0.1, base=0.01),
+            retries=1,
+            supported_errors=(RedisConnectionError,),
+        ),
     )
     try:
         yield client
@@ -78,7 +90,24 @@ def smtp_config(settings: Settings) -> SmtpConfig:
         validate_certs=settings.smtp_validate_certs,
         ca_file=str(settings.smtp_ca_file) if settings.smtp_ca_file else None,
         local_hostname=settings.smtp_local_hostname,
+        allow_plain_auth=settings.smtp_allow_plain_auth,
+        pool_size=settings.smtp_pool_size,
+        max_messages_per_connection=settings.smtp_max_messages_per_connection,
+        idle_s=settings.smtp_idle_seconds,
     )
+
+
+async def mailer_opened(mailer: Mailer) -> AsyncIterator[Mailer]:
+    """Starts the SMTP mailer (start-up warnings, EHLO name, certificates, all off the event
+    loop) and closes its connection pool at shutdown; the other mailers need neither."""
+    if not isinstance(mailer, SmtpMailer):
+        yield mailer
+        return
+    await mailer.start()
+    try:
+        yield mailer
+    finally:
+        await mailer.aclose()
 
 
 class Container(containers.DeclarativeContainer):
@@ -102,10 +131,18 @@ class Container(containers.DeclarativeContainer):
     store = providers.Selector(
         config.store,
         memory=providers.Singleton(
-            InMemoryTaskStore, queue=memory_queue, clock=clock, ttl_s=config.task_ttl_seconds
+            InMemoryTaskStore,
+            queue=memory_queue,
+            clock=clock,
+            ttl_s=config.task_ttl_seconds,
+            idempotency_ttl_s=config.idempotency_ttl_seconds,
         ),
         redis=providers.Singleton(
-            RedisTaskStore, client=redis_client, keys=redis_keys, ttl_s=config.task_ttl_seconds
+            RedisTaskStore,
+            client=redis_client,
+            keys=redis_keys,
+            ttl_s=config.task_ttl_seconds,
+            idempotency_ttl_s=config.idempotency_ttl_seconds,
         ),
     )
     queue = providers.Selector(
@@ -126,6 +163,20 @@ class Container(containers.DeclarativeContainer):
         file=providers.Singleton(FileMailer, outbox_dir=config.outbox_dir),
         fake=providers.Singleton(FakeMailer),
     )
+    mailer_lifecycle = providers.Resource(mailer_opened, mailer=mailer)
+
+    # Operations: metrics around the use cases (entrypoints.observe), the API's rate limit.
+    metrics = providers.Singleton(Metrics)
+    intake_store = providers.Factory(ObservedStore, store=store, metrics=metrics)
+    observed_mailer = providers.Factory(ObservedMailer, mailer=mailer, metrics=metrics)
+    rate_limit = providers.Resource(
+        open_rate_limit,
+        limit=settings.provided.rate_limit,
+        store=config.store,
+        redis_url=config.redis_url,
+        timeout_s=config.redis_timeout_seconds,
+        key_prefix=config.key_prefix,
+    )
     retry_policy = providers.Singleton(
         RetryPolicy,
         base_s=config.retry_base_seconds,
@@ -135,17 +186,23 @@ class Container(containers.DeclarativeContainer):
 
     start_email_task = providers.Factory(
         StartEmailTask,
-        store=store,
+        store=intake_store,
         clock=clock,
         ids=ids,
         sender=config.mail_from,
         message_id_domain=settings.provided.sender_domain,
     )
     get_task_status = providers.Factory(GetTaskStatus, store=store)
+    api_keys = providers.Singleton(ApiKeys, hashes=settings.provided.api_key_hashes)
+    start_email_batch = providers.Factory(
+        StartEmailBatch, prepare=start_email_task, intake=intake_store
+    )
+    list_tasks = providers.Factory(ListTasks, listing=store)
+    retry_task = providers.Factory(RetryTask, store=store, clock=clock)
     deliver_email = providers.Factory(
         DeliverEmail,
         store=store,
-        mailer=mailer,
+        mailer=observed_mailer,
         clock=clock,
         policy=retry_policy,
         uniform=providers.Object(random.uniform),
@@ -153,7 +210,7 @@ class Container(containers.DeclarativeContainer):
     delivery_worker = providers.Factory(
         DeliveryWorker,
         queue=queue,
-        deliver=deliver_email,
+        deliver=providers.Factory(ObservedDelivery, deliver=deliver_email, metrics=metrics),
         concurrency=config.worker_concurrency,
         visibility_timeout_s=config.visibility_timeout_seconds,
         grace_s=config.shutdown_grace_seconds,
@@ -168,7 +225,8 @@ def build_container(settings: Settings) -> Container:
 
 @contextlib.asynccontextmanager
 async def resources_open(container: Container) -> AsyncIterator[Container]:
-    """Opens the container's resources (the Redis client) and closes them on exit."""
+    """Opens the container's resources (the Redis client, the mailer's SMTP connection pool) and
+    closes them on exit."""
     initialised = container.init_resources()
     if initialised is not None:
         await initialised

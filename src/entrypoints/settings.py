@@ -6,8 +6,20 @@ Every adapter gets its values from here; nothing else reads ``os.environ``.
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr
+from limits import parse_many
+from pydantic import (
+    Field,
+    FilePath,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from adapters.smtp_config import PLAIN_AUTH_REFUSED
+from entrypoints.api.keys import parse_api_keys
 
 
 class Settings(BaseSettings):
@@ -36,8 +48,13 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_timeout_seconds: PositiveFloat = 30.0
     smtp_validate_certs: bool = True
-    smtp_ca_file: Path | None = None
+    smtp_ca_file: FilePath | None = None
     smtp_local_hostname: str | None = None
+    smtp_pool_size: PositiveInt = 4
+    smtp_max_messages_per_connection: PositiveInt = 100
+    smtp_idle_seconds: PositiveFloat = 30.0
+    # After mailer, smtp_security and smtp_username: its check reads them.
+    smtp_allow_plain_auth: bool = Field(default=False, validate_default=True)
 
     # Delivery
     worker_concurrency: PositiveInt = 10
@@ -52,6 +69,52 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     max_request_bytes: PositiveInt = 10 * 1024 * 1024
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    # API keys and idempotency (see entrypoints.api.keys)
+    api_keys: str = Field(default="", repr=False)
+    auth: Literal["auto", "disabled"] = "auto"
+    idempotency_ttl_seconds: PositiveInt = 24 * 3600
+
+    # Operations
+    log_format: Literal["json", "text"] = "json"
+    rate_limit: str | None = Field(default=None, examples=["100/second", "6000/minute"])
+    metrics_dir: Path | None = None
+
+    @field_validator("smtp_allow_plain_auth")
+    @classmethod
+    def _no_password_in_clear_text(cls, allowed: bool, info: ValidationInfo) -> bool:
+        """Refuse to start rather than send the SMTP password unencrypted, or fail every task."""
+        data = info.data
+        in_clear = data.get("smtp_username") and data.get("smtp_security") == "none"
+        if data.get("mailer") == "smtp" and in_clear and not allowed:
+            raise ValueError(PLAIN_AUTH_REFUSED)
+        return allowed
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _one_rate_limit(cls, value: str | None) -> str | None:
+        """One limit in the ``limits`` library's notation: ``<count>/<period>``, where the period
+        is ``second``, ``minute``, ``hour`` or ``day`` (optionally preceded by a number)."""
+        if value is None or not value.strip():
+            return None
+        try:
+            parsed = parse_many(value)
+        except ValueError:
+            parsed = []
+        if len(parsed) != 1:
+            raise ValueError("expected one limit such as 100/second")
+        return value.strip()
+
+    @field_validator("api_keys")
+    @classmethod
+    def _api_keys_are_hashes(cls, value: str) -> str:
+        parse_api_keys(value)
+        return value
+
+    @property
+    def api_key_hashes(self) -> dict[str, str]:
+        """``{name: SHA-256 hex}`` from ``api_keys``; empty when authentication is disabled."""
+        return {} if self.auth == "disabled" else parse_api_keys(self.api_keys)
 
     @property
     def sender_domain(self) -> str:

@@ -20,8 +20,12 @@ POLL_S = 0.02
 
 
 def service_env(redis_url: str, smtp_port: int, **settings: object) -> dict[str, str]:
-    """A Redis-mode, SMTP-delivering Mailroom with its own key prefix and quick timings;
-    ``settings`` override or add ``MAILROOM_<NAME>`` variables (``max_attempts=3``)."""
+    """A Redis-mode, SMTP-delivering Mailroom with its own key prefix and quick retries;
+    ``settings`` override or add ``MAILROOM_<NAME>`` variables (``max_attempts=3``).
+
+    Timeouts stay long enough that a loaded machine does not trip them: an SMTP reply a test
+    holds back is waited for, and a live delivery is not reclaimed. Tests of reclaim set
+    ``visibility_timeout_seconds`` lower."""
     env = {
         "MAILROOM_STORE": "redis",
         "MAILROOM_REDIS_URL": redis_url,
@@ -30,9 +34,9 @@ def service_env(redis_url: str, smtp_port: int, **settings: object) -> dict[str,
         "MAILROOM_SMTP_HOST": HOST,
         "MAILROOM_SMTP_PORT": str(smtp_port),
         "MAILROOM_SMTP_LOCAL_HOSTNAME": "mailroom.test",
-        "MAILROOM_SMTP_TIMEOUT_SECONDS": "5",
+        "MAILROOM_SMTP_TIMEOUT_SECONDS": "20",
         "MAILROOM_MAIL_FROM": "noreply@example.org",
-        "MAILROOM_VISIBILITY_TIMEOUT_SECONDS": "1",
+        "MAILROOM_VISIBILITY_TIMEOUT_SECONDS": "10",
         "MAILROOM_RETRY_BASE_SECONDS": "0.1",
         "MAILROOM_RETRY_MAX_SECONDS": "0.5",
         "MAILROOM_SHUTDOWN_GRACE_SECONDS": "10",
@@ -56,7 +60,7 @@ def status_of(proc: MailroomProcess, task_id: str) -> Status:
     return status
 
 
-def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 15.0) -> None:
+def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
@@ -65,7 +69,7 @@ def wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 15.0
 
 
 def wait_for_status(
-    proc: MailroomProcess, task_id: str, wanted: str, timeout_s: float = 15.0
+    proc: MailroomProcess, task_id: str, wanted: str, timeout_s: float = 20.0
 ) -> Status:
     """The task's status once it is ``wanted``; fails after ``timeout_s`` with the last one seen
     and the service's log."""

@@ -165,6 +165,12 @@ class UnavailableStore:
     async def save(self, task: Task) -> None:
         raise StoreUnavailable("redis down")
 
+    async def add_all(self, tasks: object, *, claim: object = None) -> None:
+        raise StoreUnavailable("redis down")
+
+    async def list_tasks(self, owner: object, **_: object) -> None:
+        raise StoreUnavailable("redis down")
+
 
 async def test_an_unreachable_store_is_503_with_retry_after(
     client: httpx.AsyncClient, container: Container

@@ -1,4 +1,5 @@
-"""Rendering an Email as RFC 5322 bytes: headers, body transparency, transfer encodings."""
+"""Rendering an Email as RFC 5322 bytes: headers, body transparency, transfer encodings,
+multipart messages (HTML alternative, attachments)."""
 
 import email
 import email.policy
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from adapters.mime import render
-from domain.message import Email
+from domain.message import Attachment, Email, Mailbox
 
 DATE = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -138,3 +139,108 @@ def test_long_message_id_is_not_folded_or_encoded() -> None:
 
 def test_rendering_is_deterministic() -> None:
     assert render(make_email(body="Grüße")) == render(make_email(body="Grüße"))
+
+
+def lines_of(raw: bytes) -> list[bytes]:
+    assert raw.endswith(b"\r\n")
+    assert raw.count(b"\n") == raw.count(b"\r\n") == raw.count(b"\r")
+    return raw[:-2].split(b"\r\n")
+
+
+def test_html_goes_as_multipart_alternative_after_the_text() -> None:
+    raw = render(make_email(body="Grüße\n.\nplain", html="<p>Grüße</p>\n<p>.</p>"))
+
+    message = parse(raw)
+    assert message.get_content_type() == "multipart/alternative"
+    assert message["MIME-Version"] == "1.0"
+    text, html = message.iter_parts()
+    assert (text.get_content_type(), html.get_content_type()) == ("text/plain", "text/html")
+    assert text.get_content().replace("\r\n", "\n") == "Grüße\n.\nplain\n"
+    assert html.get_content().replace("\r\n", "\n") == "<p>Grüße</p>\n<p>.</p>\n"
+    assert message.get_body(("html",)) == html
+    assert message["Subject"] == "Hello"
+
+
+def test_attachments_go_as_multipart_mixed_and_arrive_byte_for_byte() -> None:
+    pdf = bytes(range(256)) * 40
+    attachments = (
+        Attachment("invoice 2024.pdf", "application/pdf", pdf),
+        Attachment('résumé "final".txt', "text/plain", "naïve\r\n".encode()),
+        Attachment("empty.bin", "application/octet-stream", b""),
+    )
+
+    raw = render(make_email(html="<b>hi</b>", attachments=attachments))
+
+    message = parse(raw)
+    assert message.get_content_type() == "multipart/mixed"
+    body, *files = message.iter_parts()
+    assert body.get_content_type() == "multipart/alternative"
+    assert [(f.get_filename(), f.get_content_type()) for f in files] == [
+        ("invoice 2024.pdf", "application/pdf"),
+        ('résumé "final".txt', "text/plain"),
+        ("empty.bin", "application/octet-stream"),
+    ]
+    assert [f.get_payload(decode=True) for f in files] == [a.content for a in attachments]
+    assert all(f.get_content_disposition() == "attachment" for f in files)
+    assert message.defects == []
+
+
+def test_attachments_without_html_follow_the_text() -> None:
+    raw = render(make_email(attachments=(Attachment("a.csv", "text/csv", b"a,b\n1,2\n"),)))
+
+    text, attachment = parse(raw).iter_parts()
+    assert text.get_content_type() == "text/plain"
+    assert attachment.get_filename() == "a.csv"
+
+
+def test_a_multipart_message_keeps_every_line_within_998_octets() -> None:
+    raw = render(
+        make_email(
+            body="x" * 5000,
+            html="<p>" + "y" * 5000 + "</p>",
+            attachments=(Attachment("big.bin", "application/octet-stream", b"\xff" * 100_000),),
+        )
+    )
+
+    assert max(len(line) for line in lines_of(raw)) <= 998
+    text, html = parse(raw).get_body(("plain",)), parse(raw).get_body(("html",))
+    assert text is not None
+    assert html is not None
+    assert text.get_content().rstrip() == "x" * 5000
+    assert html.get_content().rstrip() == "<p>" + "y" * 5000 + "</p>"
+
+
+def test_bcc_is_not_in_a_multipart_message_either() -> None:
+    raw = render(make_email(html="<p>x</p>", bcc=("hidden@example.net",)))
+
+    assert b"hidden@example.net" not in raw
+
+
+def test_multipart_rendering_is_deterministic_and_boundaries_never_clash() -> None:
+    first = make_email(html="<p>x</p>")
+    boundary = parse(render(first)).get_boundary()
+    assert boundary is not None
+    clashing = make_email(body=f"--{boundary}\n--{boundary}--", html="<p>x</p>")
+
+    assert render(first) == render(make_email(html="<p>x</p>"))
+    message = parse(render(clashing))
+    assert message.get_boundary() != boundary
+    text = message.get_body(("plain",))
+    assert text is not None
+    assert text.get_content().replace("\r\n", "\n") == f"--{boundary}\n--{boundary}--\n"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({}, id="plain"),
+        pytest.param({"subject": "Grüße " * 50, "body": "é" * 3000}, id="long-utf-8"),
+        pytest.param(
+            {"to_name": "Zoë " * 30, "cc": (Mailbox("c@example.com", "C" * 400),)}, id="names"
+        ),
+        pytest.param({"headers": (("X-Long", "v" * 900),)}, id="long-custom-header"),
+        pytest.param({"html": "h" * 3000}, id="html"),
+    ],
+)
+def test_no_line_is_longer_than_998_octets(changes: dict[str, Any]) -> None:
+    assert max(len(line) for line in lines_of(render(make_email(**changes)))) <= 998

@@ -114,7 +114,7 @@ def test_possibly_delivered_is_carried_over() -> None:
 
 def test_the_secret_is_blanked_out() -> None:
     error = delivery_error(
-        aiosmtplib.SMTPAuthenticationError(535, "bad password hunter2"), secret="hunter2"
+        aiosmtplib.SMTPAuthenticationError(535, "bad password hunter2"), secrets=["hunter2"]
     )
 
     assert "hunter2" not in error.reason

@@ -4,10 +4,12 @@ from typing import Any
 from uuid import UUID
 
 from dependency_injector.wiring import Provide, inject
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from application.get_task_status import GetTaskStatus
-from application.start_email_task import SendEmail, StartEmailTask
+from application.start_email_batch import StartEmailBatch
+from entrypoints.api.auth import UNAUTHORIZED, Owner
+from entrypoints.api.idempotency import IdempotencyKeyHeader, idempotency_for, mark_replayed
 from entrypoints.api.schemas import (
     ErrorResponse,
     SendEmailRequest,
@@ -27,37 +29,51 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     "/send-email",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TaskAccepted,
-    responses={413: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, **_UNAVAILABLE},
+    responses={
+        **UNAUTHORIZED,
+        413: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+        **_UNAVAILABLE,
+    },
     summary="Accept an email for background delivery",
 )
 @inject
 async def send_email(
     request: SendEmailRequest,
+    raw: Request,
     response: Response,
-    start: StartEmailTask = Depends(Provide[Container.start_email_task]),  # noqa: B008
+    owner: Owner,
+    idempotency_key: IdempotencyKeyHeader = None,
+    start: StartEmailBatch = Depends(Provide[Container.start_email_batch]),  # noqa: B008
 ) -> TaskAccepted:
     """Stores and queues the email, then answers at once with the task id; the task is stored
-    before this answer, so polling it never gives 404."""
-    task = await start(SendEmail(email=request.email, subject=request.subject, body=request.body))
-    response.headers["Location"] = f"/task/{task.id}/status"
-    return TaskAccepted(task_id=task.id)
+    before this answer, so polling it never gives 404. With an `Idempotency-Key`, a retry of the
+    same request answers the same task id (`Idempotent-Replayed: true`) and sends nothing more."""
+    idempotency = await idempotency_for(idempotency_key, raw)
+    accepted = await start(request.to_command(), owner=owner, idempotency=idempotency)
+    [task_id] = accepted.task_ids
+    response.headers["Location"] = f"/task/{task_id}/status"
+    mark_replayed(response, accepted)
+    return TaskAccepted(task_id=task_id)
 
 
 @router.get(
     "/task/{task_id}/status",
     response_model=TaskStatusResponse,
-    responses={404: {"model": ErrorResponse}, 422: {"model": ErrorResponse}, **_UNAVAILABLE},
+    responses={
+        **UNAUTHORIZED,
+        404: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+        **_UNAVAILABLE,
+    },
     summary="Poll a task's status",
 )
 @inject
 async def task_status(
     task_id: UUID,
+    owner: Owner,
     lookup: GetTaskStatus = Depends(Provide[Container.get_task_status]),  # noqa: B008
 ) -> TaskStatusResponse:
-    """The task's status, result and last error; 404 for an unknown or expired id."""
-    return TaskStatusResponse.of(await lookup(str(task_id)))
-
-
-@router.get("/healthz", summary="Liveness: 200 while the process runs")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
+    """The task's status, result and last error; 404 for an unknown or expired id, and for
+    another API key's task."""
+    return TaskStatusResponse.of(await lookup(str(task_id), owner=owner))

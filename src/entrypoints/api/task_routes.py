@@ -1,0 +1,102 @@
+"""Routes for many tasks at once: batch send, the caller's task list, retry of a failed task."""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from dependency_injector.wiring import Provide, inject
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import status as http
+
+from application.list_tasks import ListTasks
+from application.retry_task import RetryTask
+from application.start_email_batch import StartEmailBatch
+from entrypoints.api.auth import UNAUTHORIZED, Owner
+from entrypoints.api.idempotency import IdempotencyKeyHeader, idempotency_for, mark_replayed
+from entrypoints.api.schemas import (
+    BatchAccepted,
+    ErrorResponse,
+    SendEmailBatchRequest,
+    TaskAccepted,
+    TaskListQuery,
+    TaskListResponse,
+    TaskStatusResponse,
+)
+from entrypoints.container import Container
+
+router = APIRouter()
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    **UNAUTHORIZED,
+    422: {"model": ErrorResponse, "description": "Invalid request; `loc` names the field"},
+    503: {"model": ErrorResponse, "description": "Task store unavailable; retry later"},
+}
+
+
+@router.post(
+    "/send-email/batch",
+    status_code=http.HTTP_202_ACCEPTED,
+    response_model=BatchAccepted,
+    responses={413: {"model": ErrorResponse}, **_ERRORS},
+    summary="Accept up to 500 emails at once, all or none",
+)
+@inject
+async def send_email_batch(
+    request: SendEmailBatchRequest,
+    raw: Request,
+    response: Response,
+    owner: Owner,
+    idempotency_key: IdempotencyKeyHeader = None,
+    start: StartEmailBatch = Depends(Provide[Container.start_email_batch]),  # noqa: B008
+) -> BatchAccepted:
+    """Stores and queues every message in one atomic step and answers their task ids in request
+    order. One invalid message refuses the whole batch (422, its `loc` holds the message's index,
+    e.g. `["body", "messages", 3, "email"]`) and nothing is queued."""
+    idempotency = await idempotency_for(idempotency_key, raw)
+    commands = [message.to_command() for message in request.messages]
+    accepted = await start(commands, owner=owner, idempotency=idempotency)
+    mark_replayed(response, accepted)
+    return BatchAccepted(tasks=[TaskAccepted(task_id=task_id) for task_id in accepted.task_ids])
+
+
+@router.get(
+    "/tasks",
+    response_model=TaskListResponse,
+    responses=_ERRORS,
+    summary="List your tasks, newest first (status=failed: the dead-letter list)",
+)
+@inject
+async def list_tasks(
+    owner: Owner,
+    query: Annotated[TaskListQuery, Query()],
+    listing: ListTasks = Depends(Provide[Container.list_tasks]),  # noqa: B008
+) -> TaskListResponse:
+    """The tasks created with the calling API key, newest first, a page at a time."""
+    page = await listing(owner=owner, status=query.status, limit=query.limit, cursor=query.cursor)
+    tasks = [TaskStatusResponse.of(task) for task in page.tasks]
+    return TaskListResponse(tasks=tasks, next_cursor=page.next_cursor)
+
+
+@router.post(
+    "/task/{task_id}/retry",
+    status_code=http.HTTP_202_ACCEPTED,
+    response_model=TaskStatusResponse,
+    responses={
+        404: {"model": ErrorResponse, "description": "Unknown, expired or not yours"},
+        409: {"model": ErrorResponse, "description": "The task is not `failed`"},
+        **_ERRORS,
+    },
+    summary="Queue a failed task again",
+)
+@inject
+async def retry_task(
+    task_id: UUID,
+    response: Response,
+    owner: Owner,
+    retry: RetryTask = Depends(Provide[Container.retry_task]),  # noqa: B008
+) -> TaskStatusResponse:
+    """Puts a `failed` task back in the queue: it turns `pending`, due at once, with `attempts`
+    reset to 0 for a full set of retries (the earlier rounds' attempt counts are kept in
+    `result.requeued_after_attempts`, the last `error` until the next attempt)."""
+    task = await retry(str(task_id), owner=owner)
+    response.headers["Location"] = f"/task/{task.id}/status"
+    return TaskStatusResponse.of(task)

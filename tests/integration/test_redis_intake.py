@@ -1,0 +1,162 @@
+"""Redis-only intake and listing semantics: round trips, atomicity, index upkeep."""
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from application.errors import StoreUnavailable
+from application.ports import IdempotencyClaim
+from domain.task import Task, TaskStatus
+from tests.integration.store_helpers import KEYS, new_task, redis_store
+
+TTL_S = 0.3
+
+
+def owned(n: int, owner: str | None = "billing") -> list[Task]:
+    return [replace(new_task(), owner=owner) for _ in range(n)]
+
+
+def count_commands(client: Redis, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every command the client sends from now on (one entry per round trip)."""
+    sent: list[str] = []
+    original: Callable[..., Awaitable[Any]] = client.execute_command
+
+    async def counting(*args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]).upper())
+        return await original(*args, **options)
+
+    monkeypatch.setattr(client, "execute_command", counting)
+    return sent
+
+
+async def command_calls(client: Redis, command: str) -> int:
+    stats = await client.info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+async def test_a_batch_of_500_is_one_round_trip(
+    redis_client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = redis_store(redis_client)
+    await store.add(new_task())  # loads the script
+    xadds_before = await command_calls(redis_client, "xadd")
+    sent = count_commands(redis_client, monkeypatch)
+
+    await store.add_all(owned(500), claim=IdempotencyClaim("billing", "k", "f" * 64))
+
+    assert sent == ["EVALSHA"]
+    monkeypatch.undo()
+    assert await command_calls(redis_client, "xadd") - xadds_before == 500
+    assert await redis_client.xlen(KEYS.queue) == 501
+
+
+async def test_a_batch_that_fails_midway_stores_nothing(redis_client: Redis) -> None:
+    await redis_client.set(KEYS.queue, "not a stream")
+    tasks = owned(3)
+    claim = IdempotencyClaim("billing", "k", "f" * 64)
+
+    with pytest.raises(StoreUnavailable):
+        await redis_store(redis_client).add_all(tasks, claim=claim)
+
+    assert await redis_client.exists(*(KEYS.task(task.id) for task in tasks)) == 0
+    assert await redis_client.exists(KEYS.idempotency("billing", "k")) == 0
+    assert await redis_client.exists(KEYS.tasks_of("billing")) == 0
+
+
+async def test_the_record_expires_on_its_own_ttl(redis_client: Redis) -> None:
+    store = redis_store(redis_client)
+    store = type(store)(client=redis_client, keys=KEYS, ttl_s=60, idempotency_ttl_s=90)
+
+    await store.add_all(owned(1), claim=IdempotencyClaim("billing", "k", "f" * 64))
+
+    assert 89_000 < await redis_client.pttl(KEYS.idempotency("billing", "k")) <= 90_000
+
+
+async def test_indexes_hold_each_task_once_under_its_status(redis_client: Redis) -> None:
+    store = redis_store(redis_client)
+    [task, other] = owned(2)
+    await store.add_all([task, other])
+    started = task.start_attempt(task.created_at)
+    await store.save(started)
+    await store.save(started.fail("550", task.created_at))
+
+    members = {
+        status: await redis_client.zrange(KEYS.tasks_of("billing", status.value), 0, -1)
+        for status in TaskStatus
+    }
+    assert members == {
+        TaskStatus.PENDING: [other.id.encode()],
+        TaskStatus.PROCESSING: [],
+        TaskStatus.COMPLETED: [],
+        TaskStatus.FAILED: [task.id.encode()],
+    }
+    assert await redis_client.zcard(KEYS.tasks_of("billing")) == 2
+
+
+async def expired_failures(redis_client: Redis, n: int) -> tuple[list[Task], list[Task]]:
+    """``n`` tasks that failed and expired, then two live ones (all owned by billing)."""
+    store = redis_store(redis_client, ttl_s=TTL_S)
+    tasks = owned(n)
+    await store.add_all(tasks)
+    for task in tasks:
+        started = task.start_attempt(task.created_at)
+        await store.save(started)
+        await store.save(started.fail("550", task.created_at))
+    await asyncio.sleep(TTL_S + 0.2)
+    later = tasks[-1].created_at + timedelta(seconds=1)
+    live = [replace(new_task(later), owner="billing") for _ in range(2)]
+    return tasks, live
+
+
+async def test_a_listing_forgets_the_entries_of_expired_tasks(redis_client: Redis) -> None:
+    store = redis_store(redis_client, ttl_s=TTL_S)
+    await expired_failures(redis_client, 5)
+    assert await redis_client.zcard(KEYS.tasks_of("billing", "failed")) == 5
+
+    page = await store.list_tasks("billing", status=TaskStatus.FAILED, limit=10, after=None)
+
+    assert (page.tasks, page.next) == ((), None)
+    assert await redis_client.zcard(KEYS.tasks_of("billing", "failed")) == 0
+    assert await redis_client.zcard(KEYS.tasks_of("billing")) == 0
+
+
+async def test_adding_tasks_forgets_the_oldest_expired_entries(redis_client: Redis) -> None:
+    store = redis_store(redis_client, ttl_s=TTL_S)
+    _, live = await expired_failures(redis_client, 6)
+
+    await store.add_all(live)
+
+    assert await redis_client.zrange(KEYS.tasks_of("billing"), 0, -1) == sorted(
+        task.id.encode() for task in live
+    )
+    assert await redis_client.zcard(KEYS.tasks_of("billing", "failed")) == 0
+
+
+async def test_a_long_run_of_expired_entries_gives_short_pages_that_go_on(
+    redis_client: Redis,
+) -> None:
+    store = type(redis_store(redis_client))(
+        client=redis_client, keys=KEYS, ttl_s=60, list_scan_extra=3
+    )
+    # Older than the tasks that will expire: a listing reaches them only past those.
+    older = [replace(task, created_at=task.created_at.replace(year=2020)) for task in owned(2)]
+    await store.add_all(older)
+    await expired_failures(redis_client, 12)
+
+    pages, after = [], None
+    while True:
+        page = await store.list_tasks("billing", status=None, limit=1, after=after)
+        pages.append([task.id for task in page.tasks])
+        if page.next is None:
+            break
+        after = page.next
+
+    newest_first = sorted((task.id for task in older), key=lambda i: i, reverse=True)
+    assert [task_id for page in pages for task_id in page] == newest_first
+    assert pages[:2] == [[], []]  # each call looks at no more than limit + 1 + 3 entries
+    assert await redis_client.zcard(KEYS.tasks_of("billing")) == 2
