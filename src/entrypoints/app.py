@@ -55,7 +55,6 @@ def create_app(
         redoc_url=None,  # ReDoc's sidebar always loads a logo from cdn.redoc.ly
         swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
     )
-    container.wire(modules=[routes, task_routes])
     app.state.container = container
     limited = settings.rate_limit is not None
     rate_limit = (

@@ -55,7 +55,8 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         name = "MAILROOM_" + "_".join(str(part) for part in error["loc"]).upper()
-        sys.exit(f"mailroom: invalid setting {name}: {error['msg']}")
+        print(f"mailroom: invalid setting {name}: {error['msg']}", file=sys.stderr)
+        sys.exit(2)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -25,6 +25,7 @@ _RETRY_AFTER: Final = {
     "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
 }
 _EXAMPLE_DETAIL: Final[dict[str, Any]] = {
+    "400": "There was an error parsing the body",
     "401": "missing API key",
     "404": "task not found",
     "409": "task is not failed",
@@ -57,6 +58,7 @@ def _add_answers(
     operation: dict[str, Any], responses: dict[str, Any], *, rate_limited: bool
 ) -> None:
     if "requestBody" in operation:
+        responses.setdefault("400", _error("Request body is not UTF-8 text"))
         responses.setdefault("413", _error("Request body over MAILROOM_MAX_REQUEST_BYTES"))
         responses.setdefault("415", _error("Request body not declared as JSON"))
     if OPERATIONS_TAG in operation.get("tags", ()):

@@ -3,12 +3,10 @@
 from typing import Any
 from uuid import UUID
 
-from dependency_injector.wiring import Provide, inject
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
-from application.get_task_status import GetTaskStatus
-from application.start_email_batch import StartEmailBatch
 from entrypoints.api.auth import UNAUTHORIZED, Owner
+from entrypoints.api.deps import Lookup, StartBatch
 from entrypoints.api.idempotency import IdempotencyKeyHeader, idempotency_for, mark_replayed
 from entrypoints.api.schemas import (
     ErrorResponse,
@@ -16,7 +14,6 @@ from entrypoints.api.schemas import (
     TaskAccepted,
     TaskStatusResponse,
 )
-from entrypoints.container import Container
 
 router = APIRouter()
 
@@ -37,14 +34,13 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     },
     summary="Accept an email for background delivery",
 )
-@inject
 async def send_email(
     request: SendEmailRequest,
     raw: Request,
     response: Response,
     owner: Owner,
+    start: StartBatch,
     idempotency_key: IdempotencyKeyHeader = None,
-    start: StartEmailBatch = Depends(Provide[Container.start_email_batch]),  # noqa: B008
 ) -> TaskAccepted:
     """Stores and queues the email, then answers at once with the task id; the task is stored
     before this answer, so polling it never gives 404. With an `Idempotency-Key`, a retry of the
@@ -68,11 +64,10 @@ async def send_email(
     },
     summary="Poll a task's status",
 )
-@inject
 async def task_status(
     task_id: UUID,
     owner: Owner,
-    lookup: GetTaskStatus = Depends(Provide[Container.get_task_status]),  # noqa: B008
+    lookup: Lookup,
 ) -> TaskStatusResponse:
     """The task's status, result and last error; 404 for an unknown or expired id, and for
     another API key's task."""

@@ -3,14 +3,11 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from dependency_injector.wiring import Provide, inject
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi import status as http
 
-from application.list_tasks import ListTasks
-from application.retry_task import RetryTask
-from application.start_email_batch import StartEmailBatch
 from entrypoints.api.auth import UNAUTHORIZED, Owner
+from entrypoints.api.deps import Listing, Retry, StartBatch
 from entrypoints.api.idempotency import IdempotencyKeyHeader, idempotency_for, mark_replayed
 from entrypoints.api.schemas import (
     BatchAccepted,
@@ -21,7 +18,6 @@ from entrypoints.api.schemas import (
     TaskListResponse,
     TaskStatusResponse,
 )
-from entrypoints.container import Container
 
 router = APIRouter()
 
@@ -39,14 +35,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     responses={413: {"model": ErrorResponse}, **_ERRORS},
     summary="Accept up to 500 emails at once, all or none",
 )
-@inject
 async def send_email_batch(
     request: SendEmailBatchRequest,
     raw: Request,
     response: Response,
     owner: Owner,
+    start: StartBatch,
     idempotency_key: IdempotencyKeyHeader = None,
-    start: StartEmailBatch = Depends(Provide[Container.start_email_batch]),  # noqa: B008
 ) -> BatchAccepted:
     """Stores and queues every message in one atomic step and answers their task ids in request
     order. One invalid message refuses the whole batch (422, its `loc` holds the message's index,
@@ -64,11 +59,10 @@ async def send_email_batch(
     responses=_ERRORS,
     summary="List your tasks, newest first (status=failed: the dead-letter list)",
 )
-@inject
 async def list_tasks(
     owner: Owner,
     query: Annotated[TaskListQuery, Query()],
-    listing: ListTasks = Depends(Provide[Container.list_tasks]),  # noqa: B008
+    listing: Listing,
 ) -> TaskListResponse:
     """The tasks created with the calling API key, newest first, a page at a time."""
     page = await listing(owner=owner, status=query.status, limit=query.limit, cursor=query.cursor)
@@ -87,12 +81,11 @@ async def list_tasks(
     },
     summary="Queue a failed task again",
 )
-@inject
 async def retry_task(
     task_id: UUID,
     response: Response,
     owner: Owner,
-    retry: RetryTask = Depends(Provide[Container.retry_task]),  # noqa: B008
+    retry: Retry,
 ) -> TaskStatusResponse:
     """Puts a `failed` task back in the queue: it turns `pending`, due at once, with `attempts`
     reset to 0 for a full set of retries (the earlier rounds' attempt counts are kept in
