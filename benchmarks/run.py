@@ -136,6 +136,9 @@ class Bench:
         except (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError) as exc:
             log(f"FAILED: {name}: {exc}")
             self.results["errors"].append(f"{name}: {type(exc).__name__}: {exc}"[:2000])
+        # Figures so far, in case a long run is interrupted.
+        self.o.json.parent.mkdir(parents=True, exist_ok=True)
+        self.o.json.with_suffix(".partial.json").write_text(json.dumps(self.results, indent=1))
 
     # -- environment ---------------------------------------------------------------------------
 
@@ -458,6 +461,7 @@ def main(argv: list[str] | None = None) -> None:
     results = bench.results | {"meta": meta}
     options.json.parent.mkdir(parents=True, exist_ok=True)
     options.json.write_text(json.dumps(results, indent=1) + "\n")
+    options.json.with_suffix(".partial.json").unlink(missing_ok=True)
     chart_made = make_chart(options, results)
     markdown = report.render(results, options.chart if chart_made else None, options.report)
     report.splice(options.report, markdown)

@@ -27,6 +27,7 @@ from adapters.codec import (
     summary_from_json,
     task_from_parts,
 )
+from adapters.redis_batch import CoalescedScript
 from adapters.redis_queue import RedisTaskQueue
 from adapters.redis_support import RedisKeys, as_text, unavailable_on_redis_errors
 from application.errors import ConcurrentUpdate
@@ -67,7 +68,7 @@ class RedisTaskStore:
         self._ttl_ms = max(1, round(ttl_s * 1000))
         self._idempotency_ttl_ms = max(1, round(idempotency_ttl_s * 1000))
         self._list_scan_extra = list_scan_extra
-        self._add = client.register_script(scripts.ADD_TASKS)
+        self._add = CoalescedScript(client, scripts.ADD_TASKS)
         self._save = client.register_script(scripts.SAVE_TASK)
         self._list = client.register_script(scripts.LIST_TASKS)
 
@@ -105,7 +106,7 @@ class RedisTaskStore:
                 Position.of(task.id, task.created_at).created_us,
             ]
         with unavailable_on_redis_errors():
-            reply = await self._add(keys=keys, args=args)
+            reply = await self._add(keys, args)
         if int(reply[0]) == 1:
             return None
         return record_from_json(reply[1])

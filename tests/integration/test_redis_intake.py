@@ -21,16 +21,23 @@ def owned(n: int, owner: str | None = "billing") -> list[Task]:
     return [replace(new_task(), owner=owner) for _ in range(n)]
 
 
-def count_commands(client: Redis, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every command the client sends from now on (one entry per round trip)."""
-    sent: list[str] = []
-    original: Callable[..., Awaitable[Any]] = client.execute_command
+def count_round_trips(client: Redis, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The commands of every pipeline the client sends from now on (one list per round trip)."""
+    sent: list[list[str]] = []
+    make_pipeline = client.pipeline
 
-    async def counting(*args: Any, **options: Any) -> Any:
-        sent.append(str(args[0]).upper())
-        return await original(*args, **options)
+    def counting_pipeline(*args: Any, **options: Any) -> Any:
+        pipe = make_pipeline(*args, **options)
+        execute: Callable[..., Awaitable[Any]] = pipe.execute
 
-    monkeypatch.setattr(client, "execute_command", counting)
+        async def counting_execute(*args: Any, **options: Any) -> Any:
+            sent.append([str(command[0][0]).upper() for command in pipe.command_stack])
+            return await execute(*args, **options)
+
+        pipe.execute = counting_execute  # type: ignore[method-assign]
+        return pipe
+
+    monkeypatch.setattr(client, "pipeline", counting_pipeline)
     return sent
 
 
@@ -45,11 +52,11 @@ async def test_a_batch_of_500_is_one_round_trip(
     store = redis_store(redis_client)
     await store.add(new_task())  # loads the script
     xadds_before = await command_calls(redis_client, "xadd")
-    sent = count_commands(redis_client, monkeypatch)
+    sent = count_round_trips(redis_client, monkeypatch)
 
     await store.add_all(owned(500), claim=IdempotencyClaim("billing", "k", "f" * 64))
 
-    assert sent == ["EVALSHA"]
+    assert sent == [["EVALSHA"]]
     monkeypatch.undo()
     assert await command_calls(redis_client, "xadd") - xadds_before == 500
     assert await redis_client.xlen(KEYS.queue) == 501
@@ -160,3 +167,32 @@ async def test_a_long_run_of_expired_entries_gives_short_pages_that_go_on(
     assert [task_id for page in pages for task_id in page] == newest_first
     assert pages[:2] == [[], []]  # each call looks at no more than limit + 1 + 3 entries
     assert await redis_client.zcard(KEYS.tasks_of("billing")) == 2
+
+
+async def test_concurrent_intakes_share_round_trips_and_each_gets_its_own_answer(
+    redis_client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = redis_store(redis_client)
+    await store.add(new_task())  # loads the script
+    sent = count_round_trips(redis_client, monkeypatch)
+    tasks = owned(50)
+
+    await asyncio.gather(*(store.add(task) for task in tasks))
+
+    assert sum(len(trip) for trip in sent) == 50
+    assert len(sent) < 50  # group commit: calls made together travel together
+    stored = await asyncio.gather(*(store.get(task.id) for task in tasks))
+    assert [task.id for task in stored] == [task.id for task in tasks]
+
+
+async def test_a_script_forgotten_by_a_restarted_server_is_loaded_again(
+    redis_client: Redis,
+) -> None:
+    store = redis_store(redis_client)
+    await store.add(new_task())
+    await redis_client.script_flush()
+    task = new_task()
+
+    await asyncio.gather(store.add(task), store.add(new_task()))
+
+    assert (await store.get(task.id)).id == task.id
