@@ -16,11 +16,12 @@ written by this module, and ``InvalidEmail`` when a stored email breaks an ``Ema
 An idempotency record is ``{"fingerprint": hex, "task_ids": [id, ...]}``.
 """
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
+
+import orjson
 
 from adapters.codec_email import optional_fields, optional_values
 from application.ports import IdempotencyRecord, TaskSummary
@@ -38,7 +39,7 @@ def task_to_json(task: Task) -> str:
 def task_from_json(text: str | bytes) -> Task:
     """Read ``task_to_json`` output."""
     with _reading():
-        fields = _object(json.loads(text), "task")
+        fields = _object(orjson.loads(text), "task")
         return _task(fields, _email(_object(fields.get("email"), "email")))
 
 
@@ -55,14 +56,14 @@ def email_to_json(email: Email) -> str:
 def task_from_parts(status_json: str | bytes, email_json: str | bytes) -> Task:
     """Read a task back from ``status_to_json`` and ``email_to_json`` output."""
     with _reading():
-        email = _email(_object(json.loads(email_json), "email"))
-        return _task(_object(json.loads(status_json), "status"), email)
+        email = _email(_object(orjson.loads(email_json), "email"))
+        return _task(_object(orjson.loads(status_json), "status"), email)
 
 
 def summary_from_json(status_json: str | bytes) -> TaskSummary:
     """Read the status part alone (no email), as listings need it."""
     with _reading():
-        return TaskSummary(**_status_values(_object(json.loads(status_json), "status")))
+        return TaskSummary(**_status_values(_object(orjson.loads(status_json), "status")))
 
 
 def record_to_json(fingerprint: str, task_ids: Sequence[str]) -> str:
@@ -73,7 +74,7 @@ def record_to_json(fingerprint: str, task_ids: Sequence[str]) -> str:
 def record_from_json(text: str | bytes) -> IdempotencyRecord:
     """Read ``record_to_json`` output."""
     with _reading():
-        fields = _object(json.loads(text), "idempotency record")
+        fields = _object(orjson.loads(text), "idempotency record")
         task_ids = _typed(fields, "task_ids", list)
         if not all(isinstance(task_id, str) for task_id in task_ids):
             raise ValueError("stored task_ids are not all text")
@@ -89,7 +90,7 @@ def _reading() -> Iterator[None]:
 
 
 def _dumps(fields: dict[str, Any]) -> str:
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
+    return orjson.dumps(fields).decode()
 
 
 def _status_fields(task: Task) -> dict[str, Any]:

@@ -56,6 +56,7 @@ def create_app(
         swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
     )
     app.state.container = container
+    app.state.use_cases = {}
     limited = settings.rate_limit is not None
     rate_limit = (
         rate_limit_dependencies(partial(provide, container.rate_limit), auth.current_owner)

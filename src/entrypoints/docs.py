@@ -14,6 +14,8 @@ from typing import Any, Final
 
 from fastapi import FastAPI
 
+from entrypoints.api.auth import SECURITY_SCHEME
+
 OPERATIONS_TAG: Final = "operations"
 """Tag of the health, readiness and metrics endpoints: never rate limited."""
 
@@ -45,8 +47,12 @@ def describe_common_errors(schema: dict[str, Any], *, rate_limited: bool) -> dic
     """Adds to ``schema`` (an OpenAPI 3.1 document, changed in place and returned) the error
     answers not declared by the routes themselves (a route's own declaration wins), and an
     example to every JSON error answer that has none."""
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["ApiKey"] = SECURITY_SCHEME
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
+            if OPERATIONS_TAG not in operation.get("tags", ()):
+                operation.setdefault("security", [{"ApiKey": []}])
             responses = operation.setdefault("responses", {})
             _add_answers(operation, responses, rate_limited=rate_limited)
             for status, response in responses.items():

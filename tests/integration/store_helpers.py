@@ -1,8 +1,11 @@
 """Builders shared by the store and queue tests: a clock the test moves, tasks, Redis adapters."""
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
+import pytest
 from redis.asyncio import Redis
 
 from adapters.redis_store import RedisKeys, RedisTaskQueue, RedisTaskStore
@@ -60,3 +63,23 @@ def redis_queue(
         promote_every_s=0.0,
         reclaim_every_s=0.0,
     )
+
+
+def count_round_trips(client: Redis, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The commands of every pipeline the client sends from now on (one list per round trip)."""
+    sent: list[list[str]] = []
+    make_pipeline = client.pipeline
+
+    def counting_pipeline(*args: Any, **options: Any) -> Any:
+        pipe = make_pipeline(*args, **options)
+        execute: Callable[..., Awaitable[Any]] = pipe.execute
+
+        async def counting_execute(*args: Any, **options: Any) -> Any:
+            sent.append([str(command[0][0]).upper() for command in pipe.command_stack])
+            return await execute(*args, **options)
+
+        pipe.execute = counting_execute  # type: ignore[method-assign]
+        return pipe
+
+    monkeypatch.setattr(client, "pipeline", counting_pipeline)
+    return sent

@@ -23,6 +23,7 @@ from entrypoints.api.keys import key_hash
 from entrypoints.app import create_app
 from entrypoints.container import Container, build_container, provide
 from entrypoints.settings import Settings
+from tests.integration.store_helpers import count_round_trips
 
 BILLING_KEY = "billing-key-Zr4pQ2"
 REPORTS_KEY = "reports-key-8sLmW1"
@@ -426,20 +427,13 @@ async def test_a_redis_batch_is_stored_and_queued_in_one_round_trip(
     client = await provide(api_only.container.redis_client)
     assert isinstance(client, Redis)
     await api_only.send(BILLING)  # loads the script
-    sent: list[str] = []
-    execute = client.execute_command
-
-    async def counting(*args: Any, **options: Any) -> Any:
-        sent.append(str(args[0]))
-        return await execute(*args, **options)
-
-    monkeypatch.setattr(client, "execute_command", counting)
+    sent = count_round_trips(client, monkeypatch)
     batch = {"messages": [message(n) for n in range(500)]}
 
     response = await api_only.client.post("/send-email/batch", json=batch, headers=BILLING)
 
     assert response.status_code == 202
-    assert sent == ["EVALSHA"]
+    assert sent == [["EVALSHA"]]
     monkeypatch.undo()
     settings = api_only.container.settings()
     assert await client.xlen(f"{settings.key_prefix}queue") == 501

@@ -1,10 +1,8 @@
 """Redis-only intake and listing semantics: round trips, atomicity, index upkeep."""
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -12,33 +10,13 @@ from redis.asyncio import Redis
 from application.errors import StoreUnavailable
 from application.ports import IdempotencyClaim
 from domain.task import Task, TaskStatus
-from tests.integration.store_helpers import KEYS, new_task, redis_store
+from tests.integration.store_helpers import KEYS, count_round_trips, new_task, redis_store
 
 TTL_S = 0.3
 
 
 def owned(n: int, owner: str | None = "billing") -> list[Task]:
     return [replace(new_task(), owner=owner) for _ in range(n)]
-
-
-def count_round_trips(client: Redis, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The commands of every pipeline the client sends from now on (one list per round trip)."""
-    sent: list[list[str]] = []
-    make_pipeline = client.pipeline
-
-    def counting_pipeline(*args: Any, **options: Any) -> Any:
-        pipe = make_pipeline(*args, **options)
-        execute: Callable[..., Awaitable[Any]] = pipe.execute
-
-        async def counting_execute(*args: Any, **options: Any) -> Any:
-            sent.append([str(command[0][0]).upper() for command in pipe.command_stack])
-            return await execute(*args, **options)
-
-        pipe.execute = counting_execute  # type: ignore[method-assign]
-        return pipe
-
-    monkeypatch.setattr(client, "pipeline", counting_pipeline)
-    return sent
 
 
 async def command_calls(client: Redis, command: str) -> int:

@@ -8,23 +8,32 @@ keys configured it gets None (the API is open). The key itself is never logged o
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from entrypoints.api.keys import ApiKeys
 from entrypoints.api.schemas import ErrorResponse
 from entrypoints.container import Container
 
-_bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="ApiKey",
-    description="An API key from `mailroom keys new NAME`: `Authorization: Bearer <key>`.",
-)
+SECURITY_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API key from `mailroom keys new NAME`: `Authorization: Bearer <key>`.",
+}
+"""OpenAPI security scheme ``ApiKey``; ``entrypoints.docs`` declares it on every route that takes
+``Owner`` (the dependency reads the header itself: FastAPI's ``HTTPBearer`` would be one more
+dependency to solve on every request)."""
 
 
-async def current_owner(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str | None:
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of ``Authorization: Bearer <token>`` (RFC 6750 §2.1; the scheme name is
+    case-insensitive), or None for a missing header or another scheme."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+async def current_owner(request: Request) -> str | None:
     """The calling key's name (None while the API is open). Raises ``AuthenticationFailed``.
 
     The keys come from the container of the app serving the request (``app.state.container``),
@@ -33,7 +42,7 @@ async def current_owner(
     """
     container: Container = request.app.state.container
     keys: ApiKeys = container.api_keys()
-    return keys.owner(None if credentials is None else credentials.credentials)
+    return keys.owner(bearer_token(request.headers.get("authorization")))
 
 
 Owner = Annotated[str | None, Depends(current_owner)]
