@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from operator import itemgetter
 
-from application.errors import ConcurrentUpdate
+from application.errors import ConcurrentUpdate, StoreUnavailable
 from application.ports import (
     Clock,
     IdempotencyClaim,
@@ -106,6 +106,10 @@ class InMemoryTaskStore:
 
     Idempotency records are kept ``idempotency_ttl_s`` seconds. Listing scans every task kept on
     each call (fine for the development store; the Redis store keeps sorted indexes).
+
+    At most ``max_tasks`` tasks are kept: to make room, the tasks that finished longest ago are
+    forgotten first (before their TTL); when every kept task is still unfinished, ``add_all``
+    raises ``StoreFull`` (a ``StoreUnavailable``: 503 with Retry-After) and stores nothing.
     """
 
     def __init__(
@@ -115,7 +119,11 @@ class InMemoryTaskStore:
         clock: Clock,
         ttl_s: float,
         idempotency_ttl_s: float = 24 * 3600,
+        max_tasks: int | None = None,
     ) -> None:
+        if max_tasks is not None and max_tasks < 1:
+            raise ValueError("max_tasks must be at least 1")
+        self._max_tasks = max_tasks
         self._queue = queue
         self._clock = clock
         self._ttl = timedelta(seconds=ttl_s)
@@ -140,6 +148,8 @@ class InMemoryTaskStore:
             kept = self._records.get(claim)
             if kept is not None:
                 return kept
+        self._make_room(sum(task.id not in self._tasks for task in tasks))
+        if claim is not None:
             self._records.put(claim, tuple(task.id for task in tasks))
         for task in tasks:
             if task.id not in self._tasks:
@@ -185,6 +195,24 @@ class InMemoryTaskStore:
         next_position = Position(*newest[limit - 1][0]) if len(newest) > limit else None
         return TaskPage(tuple(TaskSummary.of(task) for task in page), next_position)
 
+    def _make_room(self, needed: int) -> None:
+        if self._max_tasks is None:
+            return
+        while len(self._tasks) + needed > self._max_tasks and self._expiries:
+            _, task_id = self._expiries.popleft()  # the task that finished longest ago
+            if task_id in self._expires_at:  # still finished (not requeued since)
+                self._forget(task_id)
+        if len(self._tasks) + needed > self._max_tasks:
+            raise StoreFull(
+                f"memory store full: {len(self._tasks)} unfinished tasks"
+                f" (MAILROOM_MEMORY_MAX_TASKS={self._max_tasks})"
+            )
+
+    def _forget(self, task_id: str) -> None:
+        del self._expires_at[task_id]
+        self._tasks.pop(task_id, None)
+        self._order.pop(task_id, None)
+
     def _forget_expired(self) -> None:
         # The TTL is the same for every task, so expiries are queued in order. A task that was
         # written again since (a failed task requeued) has a later deadline, or none: kept.
@@ -192,9 +220,11 @@ class InMemoryTaskStore:
         while self._expiries and self._expiries[0][0] <= now:
             deadline, task_id = self._expiries.popleft()
             if self._expires_at.get(task_id) == deadline:
-                del self._expires_at[task_id]
-                self._tasks.pop(task_id, None)
-                self._order.pop(task_id, None)
+                self._forget(task_id)
+
+
+class StoreFull(StoreUnavailable):
+    """The memory store holds ``max_tasks`` unfinished tasks: none can be forgotten to make room."""
 
 
 def _order(task: Task) -> tuple[int, str]:

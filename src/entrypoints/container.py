@@ -136,6 +136,7 @@ class Container(containers.DeclarativeContainer):
             clock=clock,
             ttl_s=config.task_ttl_seconds,
             idempotency_ttl_s=config.idempotency_ttl_seconds,
+            max_tasks=config.memory_max_tasks,
         ),
         redis=providers.Singleton(
             RedisTaskStore,

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     redis_timeout_seconds: PositiveFloat = 2.0
     key_prefix: str = Field(default="mailroom:", min_length=1)
     task_ttl_seconds: PositiveInt = 7 * 24 * 3600
+    memory_max_tasks: PositiveInt = 100_000
 
     # How mail leaves
     mailer: Literal["smtp", "file", "fake"] = "file"

@@ -13,17 +13,21 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture
-def task(clock: FakeClock) -> Task:
+def make_task(task_id: str, clock: FakeClock) -> Task:
     email = Email(
         sender="mailroom@example.org",
         to="user@example.com",
         subject="Hello",
         body="Hi",
-        message_id="<t1@example.org>",
+        message_id=f"<{task_id}@example.org>",
         date=clock(),
     )
-    return Task.accept("t1", email, clock())
+    return Task.accept(task_id, email, clock())
+
+
+@pytest.fixture
+def task(clock: FakeClock) -> Task:
+    return make_task("t1", clock)
 
 
 def receipt() -> DeliveryReceipt:
