@@ -93,6 +93,12 @@ def _relative(target: Path, start: Path) -> str:
 def _header(meta: dict[str, Any]) -> str:
     options = meta.get("options", {})
     lines = []
+    if meta["load_before"][0] > 1.0:
+        lines.append(
+            f"> **Other work was running when this run started (load average"
+            f" {meta['load_before'][0]:.1f} on {os.cpu_count()} CPUs): these figures are noisy."
+            " Rerun `make bench` on a quiet machine before drawing conclusions.**\n"
+        )
     if meta["quick"]:
         lines.append(
             "> **Smoke run (`--quick`): short runs, one repetition, small data sets. These figures"
@@ -132,8 +138,19 @@ def _http_table(title: str, figures: dict[str, Any]) -> str:
     rows = [
         title,
         "",
-        _row(["variant", "req/s", "x ceiling", "p50 ms", "p99 ms", "p99 x ceiling", "failed"]),
-        _row(["---"] + ["--:"] * 6),
+        _row(
+            [
+                "variant",
+                "req/s",
+                "spread",
+                "x ceiling",
+                "p50 ms",
+                "p99 ms",
+                "p99 x ceiling",
+                "failed",
+            ]
+        ),
+        _row(["---"] + ["--:"] * 7),
     ]
     for variant, fig in figures.items():
         rows.append(
@@ -141,6 +158,7 @@ def _http_table(title: str, figures: dict[str, Any]) -> str:
                 [
                     LABELS[variant],
                     f"{fig['rps']:,.0f}",
+                    _spread([run["rps"] for run in fig["runs"]]),
                     _ratio(fig["rps"], ceiling and ceiling["rps"]),
                     f"{fig['p50_ms']:.1f}",
                     f"{fig['p99_ms']:.1f}",
@@ -150,6 +168,14 @@ def _http_table(title: str, figures: dict[str, Any]) -> str:
             )
         )
     return "\n".join(rows)
+
+
+def _spread(values: list[float]) -> str:
+    """Half the range of the runs, relative to their median: how much the runs disagreed."""
+    if len(values) < 2:
+        return "-"
+    middle = sorted(values)[len(values) // 2]
+    return f"±{(max(values) - min(values)) / 2 / middle * 100:.0f}%"
 
 
 def _ratio(value: float, reference: float | None) -> str:
@@ -399,9 +425,10 @@ METHOD = """### How these figures are made
   are the app `mailroom serve` / `mailroom api` build (`entrypoints.app.create_app` from the same
   `MAILROOM_*` settings); the `mailroom` command itself has no switch for uvicorn's access log.
 - Each figure is the median of its runs (each figure's own median), after one warm-up run that is
-  not counted; req/s and p50/p99 come from wrk's own latency histogram (a Lua `done` hook prints
-  the percentiles in microseconds). Failed requests (non-2xx, socket errors) are counted in the
-  tables and never count as throughput.
+  not counted; "spread" is half the range of the runs' req/s relative to the median. req/s and
+  p50/p99 come from wrk's own latency histogram (a Lua `done` hook prints the percentiles in
+  microseconds). Failed requests (non-2xx, socket errors) are counted in the tables and never
+  count as throughput.
 - (a) the ceiling (`benchmarks/ceiling.py`) validates the body with Mailroom's own
   `SendEmailRequest` (same email-validator check) and returns a constant JSON; its status route
   parses the UUID and returns a constant. (b) the tutorial pattern (`benchmarks/tutorial.py`) is

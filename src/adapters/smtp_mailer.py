@@ -34,8 +34,8 @@ _CLOSING = 421  # RFC 5321 §3.8: the server is closing the transmission channel
 class SmtpMailer:
     """``Mailer`` port over SMTP. Every failure becomes a ``TransientDeliveryError`` or a
     ``PermanentDeliveryError`` (see ``adapters.smtp_errors``); ``config.effective_deadline_s``
-    bounds one whole ``send``, the wait for a free connection included. The receipt carries the
-    server's reply to the message data.
+    bounds one whole ``send``, the wait for a free connection included. The receipt
+    (``smtp_transfer.receipt``) carries the reply to the message data and each recipient's outcome.
 
     Call ``start()`` once at start (it logs configuration warnings and does the blocking set-up
     off the event loop; ``send`` does the set-up itself otherwise) and ``aclose()`` at shutdown.
@@ -62,6 +62,11 @@ class SmtpMailer:
     async def aclose(self) -> None:
         """Close the pooled connections (QUIT, bounded by ``timeout_s``)."""
         await self._pool.aclose()
+
+    @property
+    def open_connections(self) -> int:
+        """SMTP connections open now (``mailroom_smtp_pool_connections``)."""
+        return self._pool.open_connections
 
     async def send(self, email: Email) -> DeliveryReceipt:
         progress = Progress()

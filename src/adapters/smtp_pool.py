@@ -17,6 +17,7 @@ from typing import Final
 
 import aiosmtplib
 
+from adapters.smtp_connection import discard
 from application.errors import TransientDeliveryError
 
 Opener = Callable[[], Awaitable[aiosmtplib.SMTP]]
@@ -52,6 +53,7 @@ class SmtpPool:
         self._idle_s = idle_s
         self._slots = asyncio.Semaphore(size)
         self._idle: list[PooledConnection] = []
+        self._lent = 0
         self._retiring: set[asyncio.Task[None]] = set()
         self._pruning: asyncio.TimerHandle | None = None
         self._closed = False
@@ -60,6 +62,11 @@ class SmtpPool:
     def idle(self) -> int:
         """How many open connections wait for a delivery."""
         return len(self._idle)
+
+    @property
+    def open_connections(self) -> int:
+        """Connections open now: lent to a delivery or idle (for the pool-connections metric)."""
+        return self._lent + len(self._idle)
 
     async def acquire(self, *, fresh: bool = False) -> PooledConnection:
         """A connection ready for a new transaction: the most recently used idle one that answers
@@ -77,6 +84,7 @@ class SmtpPool:
             self._slots.release()
             raise
         connection.messages += 1
+        self._lent += 1
         return connection
 
     def release(self, connection: PooledConnection, *, reusable: bool) -> None:
@@ -84,8 +92,9 @@ class SmtpPool:
         (its transaction completed, or was refused with a reply), so it can serve the next one
         unless spent or disconnected; otherwise it is closed at once."""
         self._slots.release()
+        self._lent -= 1
         if not (reusable and connection.client.is_connected):
-            connection.client.close()
+            discard(connection.client)
         elif self._closed or connection.messages >= self._max_messages:
             self._retire(connection)
         else:
@@ -146,21 +155,23 @@ async def _answers_reset(client: aiosmtplib.SMTP) -> bool:
     """RSET on an idle connection; False (and the connection closed) if the server dropped it or
     answered anything but 250."""
     if not client.is_connected:
-        client.close()
+        discard(client)
         return False
     try:
         await client.rset()  # raises SMTPResponseException unless the reply is 250
     except (aiosmtplib.SMTPException, OSError):
-        client.close()
+        discard(client)
         return False
     except BaseException:
-        client.close()  # cancelled mid-command: the session's state is unknown
+        discard(client)  # cancelled mid-command: the session's state is unknown
         raise
     return True
 
 
 async def _quit_quietly(client: aiosmtplib.SMTP) -> None:
-    """QUIT and close; the connection is being discarded, so a failure changes nothing."""
+    """QUIT, wait for the reply, close (RFC 5321 §4.1.1.10); the connection is being discarded,
+    so a failure changes nothing. Not ``SMTP.quit()``, whose close waits on TLS's closing
+    handshake."""
     with contextlib.suppress(Exception):
-        await client.quit()
-    client.close()
+        await client.execute_command(b"QUIT")
+    discard(client)

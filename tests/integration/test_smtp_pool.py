@@ -201,7 +201,7 @@ async def test_waiting_for_a_free_connection_counts_against_the_deadline(
         await mailer.send(nth(2))
 
     assert "1 s deadline" in caught.value.reason
-    assert time.monotonic() - started < 2.0
+    assert time.monotonic() - started < 3.0  # far from the 5 s command timeout
     smtp_server.release_data()
     with contextlib.suppress(TransientDeliveryError):
         await first

@@ -20,12 +20,13 @@ class FakeClient:
     async def rset(self) -> None:
         self.commands.append("RSET")
 
-    async def quit(self) -> None:
-        self.commands.append("QUIT")
-        self.is_connected = False
+    async def execute_command(self, command: bytes) -> None:
+        self.commands.append(command.decode())
 
     def close(self) -> None:
         self.is_connected = False
+
+    transport = None
 
 
 class Opener:
@@ -96,3 +97,15 @@ async def test_close_quits_idle_connections_and_refuses_new_deliveries() -> None
 def test_sizes_must_be_positive() -> None:
     with pytest.raises(ValueError, match="size"):
         pool_with(Opener(), size=0)
+
+
+async def test_open_connections_counts_lent_and_idle_ones() -> None:
+    pool = pool_with(Opener(), size=2)
+    first = await pool.acquire()
+    second = await pool.acquire()
+    assert pool.open_connections == 2
+    pool.release(first, reusable=True)
+    assert (pool.open_connections, pool.idle) == (2, 1)
+    pool.release(second, reusable=False)
+    assert pool.open_connections == 1
+    await pool.aclose()
