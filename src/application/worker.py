@@ -106,7 +106,8 @@ class DeliveryWorker:
             await self._queue.ack(lease)
         except asyncio.CancelledError:
             log.warning(
-                "delivery cancelled at shutdown; left for reclaim", extra={"task_id": lease.task_id}
+                "delivery cancelled at shutdown; its queue entry stays unacknowledged",
+                extra={"task_id": lease.task_id},
             )
             raise
         except Exception:

@@ -12,6 +12,7 @@ from typing import Final
 
 from domain.errors import InvalidEmail
 from domain.message_parts import (
+    MAX_ATTACHMENTS,
     MAX_RECIPIENTS,
     Attachment,
     Mailbox,
@@ -48,6 +49,12 @@ def _require_address(field_name: str, value: str) -> None:
     local, at, domain = value.rpartition("@")
     if not (at and local and domain) or any(char in _NOT_IN_BARE_ADDRESS for char in value):
         raise InvalidEmail(field_name, "must be one bare address of the form local-part@domain")
+
+
+def require_bare_address(field_name: str, value: str) -> None:
+    """Raises ``InvalidEmail`` (naming ``field_name``) unless ``value`` is one bare address,
+    ``local-part@domain``, without control characters, display name or list separators."""
+    _require_address(field_name, value)
 
 
 def _require_mailbox(field_name: str, mailbox: Mailbox) -> None:
@@ -100,6 +107,8 @@ class Email:
         if self.date.tzinfo is None:
             raise InvalidEmail("date", "must carry a UTC offset")
         self._check_recipients()
+        if len(self.attachments) > MAX_ATTACHMENTS:
+            raise InvalidEmail("attachments", f"at most {MAX_ATTACHMENTS} attachments")
         for attachment in self.attachments:
             _require_attachment(attachment)
         _require("headers", headers_problem(self.headers))

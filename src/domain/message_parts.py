@@ -12,6 +12,9 @@ MAX_RECIPIENTS: Final = 50
 """To, Cc and Bcc together, counted as submitted."""
 
 MAX_CUSTOM_HEADERS: Final = 20
+MAX_ATTACHMENTS: Final = 20
+"""Attachments per message: each is a MIME part built on the event loop, so their number is
+bounded as well as their total size."""
 MAX_HEADER_NAME_CHARS: Final = 64
 MAX_HEADER_VALUE_CHARS: Final = 900
 """Keeps every folded header line within 998 octets (RFC 5322 §2.1.1)."""

@@ -19,6 +19,8 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.smtp_config import PLAIN_AUTH_REFUSED
+from domain.errors import InvalidEmail
+from domain.message import require_bare_address
 from entrypoints.api.keys import parse_api_keys
 
 
@@ -105,6 +107,17 @@ class Settings(BaseSettings):
         if len(parsed) != 1:
             raise ValueError("expected one limit such as 100/second")
         return value.strip()
+
+    @field_validator("mail_from")
+    @classmethod
+    def _mail_from_is_an_address(cls, value: str) -> str:
+        """A bare ``local-part@domain``: checked at start, so a typo stops the service with one
+        line instead of failing every accepted task."""
+        try:
+            require_bare_address("mail_from", value)
+        except InvalidEmail as exc:
+            raise ValueError(exc.reason) from None
+        return value
 
     @field_validator("api_keys")
     @classmethod

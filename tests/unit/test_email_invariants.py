@@ -194,3 +194,11 @@ def test_x_headers_and_the_allow_list_are_accepted() -> None:
     )
 
     assert email(headers=headers).headers == headers
+
+
+def test_at_most_twenty_attachments() -> None:
+    twenty = tuple(Attachment(f"{n}.txt", "text/plain", b"x") for n in range(20))
+    assert len(email(attachments=twenty).attachments) == 20
+    with pytest.raises(InvalidEmail) as raised:
+        email(attachments=(*twenty, Attachment("21.txt", "text/plain", b"x")))
+    assert raised.value.field == "attachments"

@@ -20,7 +20,7 @@ from application.ports import TaskSummary
 from application.start_email_batch import MAX_BATCH
 from application.start_email_task import SendEmail
 from domain.message import Mailbox, find_control_character
-from domain.message_parts import MAX_RECIPIENTS, text_problem
+from domain.message_parts import MAX_ATTACHMENTS, MAX_RECIPIENTS, text_problem
 from domain.task import Task, TaskStatus
 from entrypoints.api.message_fields import (
     NO_CONTROL_SCHEMA,
@@ -69,8 +69,9 @@ class SendEmailRequest(BaseModel):
     )
     attachments: list[AttachmentField] | None = Field(
         default=None,
-        description="Files to attach. The whole request, base64 included, must fit in "
-        "MAILROOM_MAX_REQUEST_BYTES.",
+        max_length=MAX_ATTACHMENTS,
+        description=f"Files to attach, at most {MAX_ATTACHMENTS}. The whole request, base64 "
+        "included, must fit in MAILROOM_MAX_REQUEST_BYTES.",
     )
     headers: CustomHeaders | None = Field(
         default=None,
