@@ -447,8 +447,9 @@ METHOD = """### How these figures are made
   own strings and datetimes. Redis: one task is written by `RedisTaskStore` itself and its hash
   copied server-side by a Lua script to N new ids (same fields, same TTL), then read back through
   `RedisTaskStore.get` to check the layout. RSS is the server's `VmRSS`; Redis memory is
-  `INFO memory` `used_memory` before and after. Once the memory store is bounded,
-  `MAILROOM_MEMORY_MAX_TASKS` is set above N for these runs so that the N tasks stay.
+  `INFO memory` `used_memory` before and after. The memory store is bounded
+  (`MAILROOM_MEMORY_MAX_TASKS`, default 100,000): these runs set it to N + 1,000,000 so that the
+  N tasks stay; every other run uses the default.
 - End to end: an SMTP sink in its own process (`benchmarks/smtp_sink.py`, on CPU 1) accepts
   every message and only counts it. By default it is a minimal asyncio SMTP server (EHLO, MAIL,
   RCPT, DATA, RSET, QUIT, pipelining): aiosmtpd costs about 1.2 ms of CPU per message here, which

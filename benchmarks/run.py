@@ -221,8 +221,7 @@ class Bench:
         args: tuple[str, ...] = ()
         ids_file = self.workdir / f"prefilled-{stored}.txt"
         if stored:
-            # Keep every prefilled task once the memory store is bounded (the setting is ignored
-            # by versions without the bound).
+            # The memory store is bounded (MAILROOM_MEMORY_MAX_TASKS): keep every prefilled task.
             extra["MAILROOM_MEMORY_MAX_TASKS"] = str(stored + 1_000_000)
             args = ("--prefill", str(stored), "--ids-out", str(ids_file))
         marks: dict[str, int] = {}
