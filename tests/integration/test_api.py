@@ -182,3 +182,17 @@ async def test_an_unreachable_store_is_503_with_retry_after(
         assert response.status_code == 503
         assert int(response.headers["retry-after"]) > 0
         assert "detail" in response.json()
+
+
+async def test_a_full_memory_store_is_503_saying_so_and_stores_nothing() -> None:
+    container = build_container(Settings(mailer="fake", memory_max_tasks=1))
+    app = create_app(container.settings(), container=container, run_workers=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mailroom.test") as client:
+        first = await client.post("/send-email", json=HELLO)
+        refused = await client.post("/send-email", json=HELLO)
+    assert first.status_code == 202
+    assert refused.status_code == 503
+    assert refused.json() == {"detail": "task store full, retry later"}
+    assert int(refused.headers["retry-after"]) > 0
+    assert stored(container) == 1

@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from adapters.memory import StoreFull
 from application.errors import (
     ConcurrentUpdate,
     IdempotencyKeyReused,
@@ -80,8 +81,13 @@ async def _conflict(_: Request, exc: Exception) -> JSONResponse:
 
 async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
     log.warning("store unavailable: %s", exc)
+    full = isinstance(exc, StoreFull)
     return JSONResponse(
-        {"detail": "task store unavailable, retry later"},
+        {
+            "detail": "task store full, retry later"
+            if full
+            else "task store unavailable, retry later"
+        },
         status_code=503,
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
