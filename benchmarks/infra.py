@@ -23,15 +23,10 @@ from pathlib import Path
 import httpx
 import redis
 
+from tests.integration.net import free_port
+
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> float:

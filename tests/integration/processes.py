@@ -4,7 +4,6 @@ console script with a clean environment, stopped with SIGTERM or killed with SIG
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,9 @@ from pathlib import Path
 
 import httpx
 
+from tests.integration.net import free_port
+
 MAILROOM = shutil.which("mailroom", path=str(Path(sys.executable).parent)) or "mailroom"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class MailroomProcess:

@@ -11,9 +11,9 @@ from dependency_injector import providers
 from adapters.memory import InMemoryTaskStore
 from application.errors import StoreUnavailable
 from domain.task import Task
-from entrypoints.app import create_app
 from entrypoints.container import Container, build_container
 from entrypoints.settings import Settings
+from tests.integration.app_client import app_client
 
 HELLO = {"email": "user@example.com", "subject": "Hello", "body": "Test email"}
 
@@ -25,9 +25,7 @@ def container() -> Container:
 
 @pytest.fixture
 async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(container.settings(), container=container, run_workers=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://mailroom.test") as client:
+    async with app_client(container) as client:
         yield client
 
 
@@ -186,9 +184,7 @@ async def test_an_unreachable_store_is_503_with_retry_after(
 
 async def test_a_full_memory_store_is_503_saying_so_and_stores_nothing() -> None:
     container = build_container(Settings(mailer="fake", memory_max_tasks=1))
-    app = create_app(container.settings(), container=container, run_workers=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://mailroom.test") as client:
+    async with app_client(container) as client:
         first = await client.post("/send-email", json=HELLO)
         refused = await client.post("/send-email", json=HELLO)
     assert first.status_code == 202

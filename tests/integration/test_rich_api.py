@@ -11,9 +11,9 @@ import pytest
 
 from adapters.memory import InMemoryTaskStore
 from domain.message import Attachment, Email, Mailbox
-from entrypoints.app import create_app
 from entrypoints.container import Container, build_container
 from entrypoints.settings import Settings
+from tests.integration.app_client import app_client
 
 HELLO = {"email": "user@example.com", "subject": "Hello", "body": "Test email"}
 PDF = b"%PDF-1.4\n\x00\xff"
@@ -26,9 +26,7 @@ def container() -> Container:
 
 @pytest.fixture
 async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(container.settings(), container=container, run_workers=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://mailroom.test") as client:
+    async with app_client(container) as client:
         yield client
 
 
