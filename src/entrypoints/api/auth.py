@@ -33,7 +33,7 @@ def bearer_token(authorization: str | None) -> str | None:
     return token if scheme.lower() == "bearer" and token else None
 
 
-async def current_owner(request: Request) -> str | None:
+def owner_of(request: Request) -> str | None:
     """The calling key's name (None while the API is open). Raises ``AuthenticationFailed``.
 
     The keys come from the container of the app serving the request (``app.state.container``),
@@ -43,6 +43,11 @@ async def current_owner(request: Request) -> str | None:
     container: Container = request.app.state.container
     keys: ApiKeys = container.api_keys()
     return keys.owner(bearer_token(request.headers.get("authorization")))
+
+
+async def current_owner(request: Request) -> str | None:
+    """``owner_of`` as a FastAPI dependency."""
+    return owner_of(request)
 
 
 Owner = Annotated[str | None, Depends(current_owner)]

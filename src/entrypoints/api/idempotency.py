@@ -13,9 +13,10 @@ replayed answer carries ``Idempotent-Replayed: true``.
 import hashlib
 import json
 import re
-from typing import Annotated, Final
+from typing import Any, Final
 
-from fastapi import Header, Request, Response
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
 
 from application.start_email_batch import Accepted, IdempotencyKey
 
@@ -25,31 +26,53 @@ _ESCAPE: Final = re.compile(r"\\([\"\\])")
 
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
 
-IdempotencyKeyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        pattern=f"^(?:{_QUOTED}|{_BARE})$",
-        description=(
-            "Makes the request safe to retry (draft-ietf-httpapi-idempotency-key-header): the same"
-            " key with the same body gives the first answer again, marked"
-            " `Idempotent-Replayed: true`, and sends nothing more; with another body, 422. Keys"
-            " are scoped to the API key and kept for MAILROOM_IDEMPOTENCY_TTL_SECONDS."
-        ),
-        examples=['"8e03978e-40d5-43e8-bc93-6894a57f9324"'],
+_PATTERN: Final = f"^(?:{_QUOTED}|{_BARE})$"
+_VALID: Final = re.compile(_PATTERN)
+_NAME: Final = "Idempotency-Key"
+
+IDEMPOTENCY_KEY_PARAMETER: Final[dict[str, Any]] = {
+    "name": _NAME,
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "pattern": _PATTERN, "title": _NAME},
+    "description": (
+        "Makes the request safe to retry (draft-ietf-httpapi-idempotency-key-header): the same"
+        " key with the same body gives the first answer again, marked"
+        " `Idempotent-Replayed: true`, and sends nothing more; with another body, 422. Keys"
+        " are scoped to the API key and kept for MAILROOM_IDEMPOTENCY_TTL_SECONDS. Give it"
+        " once: two `Idempotency-Key` lines are refused (422)."
     ),
-]
+    "example": '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
+}
+"""The header as an OpenAPI parameter object (``openapi_extra`` of the routes that take it: they
+read the header themselves, see ``idempotency_header``)."""
 
 
-async def idempotency_for(header: str | None, request: Request) -> IdempotencyKey | None:
-    """The key (unquoted) and the request's fingerprint, or None without the header. Call it
-    after FastAPI validated the body (it reads the cached JSON body)."""
+def idempotency_header(request: Request) -> str | None:
+    """The request's ``Idempotency-Key`` field value, or None without one. Raises
+    ``RequestValidationError`` (loc ``["header", "Idempotency-Key"]``) for a value that is not
+    an sf-string or bare key, and for a header given more than once (RFC 9110 §5.3 would combine
+    the lines into a list, which is not a key)."""
+    values = request.headers.getlist(_NAME)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise _invalid("must be given once", "too_many_values")
+    if _VALID.fullmatch(values[0]) is None:
+        raise _invalid(f"String should match pattern '{_PATTERN}'", "string_pattern_mismatch")
+    return values[0]
+
+
+def _invalid(message: str, kind: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("header", _NAME), "msg": message, "type": kind}])
+
+
+def idempotency_of(header: str | None, operation: str, body: bytes) -> IdempotencyKey | None:
+    """The key (unquoted) and the fingerprint of ``operation`` (``"POST /send-email"``) with
+    the JSON ``body``, or None without the header. Call it once the body is known to be JSON."""
     if header is None:
         return None
-    operation = f"{request.method} {request.url.path}"
-    return IdempotencyKey(
-        key=unquote(header), fingerprint=fingerprint(operation, await request.json())
-    )
+    return IdempotencyKey(key=unquote(header), fingerprint=fingerprint(operation, json.loads(body)))
 
 
 def unquote(header: str) -> str:

@@ -8,7 +8,12 @@ from fastapi import status as http
 
 from entrypoints.api.auth import UNAUTHORIZED, Owner
 from entrypoints.api.deps import Listing, Retry, StartBatch
-from entrypoints.api.idempotency import IdempotencyKeyHeader, idempotency_for, mark_replayed
+from entrypoints.api.idempotency import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    idempotency_header,
+    idempotency_of,
+    mark_replayed,
+)
 from entrypoints.api.schemas import (
     BatchAccepted,
     ErrorResponse,
@@ -20,6 +25,9 @@ from entrypoints.api.schemas import (
 )
 
 router = APIRouter()
+
+_BATCH = "POST /send-email/batch"
+"""The operation in idempotency fingerprints (``idempotency.fingerprint``)."""
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     **UNAUTHORIZED,
@@ -34,6 +42,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     response_model=BatchAccepted,
     responses={413: {"model": ErrorResponse}, **_ERRORS},
     summary="Accept up to 500 emails at once, all or none",
+    openapi_extra={"parameters": [IDEMPOTENCY_KEY_PARAMETER]},
 )
 async def send_email_batch(
     request: SendEmailBatchRequest,
@@ -41,12 +50,11 @@ async def send_email_batch(
     response: Response,
     owner: Owner,
     start: StartBatch,
-    idempotency_key: IdempotencyKeyHeader = None,
 ) -> BatchAccepted:
     """Stores and queues every message in one atomic step and answers their task ids in request
     order. One invalid message refuses the whole batch (422, its `loc` holds the message's index,
     e.g. `["body", "messages", 3, "email"]`) and nothing is queued."""
-    idempotency = await idempotency_for(idempotency_key, raw)
+    idempotency = idempotency_of(idempotency_header(raw), _BATCH, await raw.body())
     commands = [message.to_command() for message in request.messages]
     accepted = await start(commands, owner=owner, idempotency=idempotency)
     mark_replayed(response, accepted)
