@@ -1,7 +1,8 @@
 """``create_app``: the FastAPI application, its container and its lifespan.
 
-The lifespan opens the container's resources (the Redis client), prepares the queue, and in
-``serve`` mode runs the delivery worker in the same process; at shutdown it stops the worker
+The lifespan opens the container's resources (the Redis client), prepares the queue, in
+``serve`` mode runs the delivery worker in the same process, and tunes the garbage collector
+(``gc_tuning``); at shutdown it stops the worker
 (in-flight deliveries get the grace period) and closes the resources.
 """
 
@@ -13,6 +14,7 @@ from functools import partial
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from entrypoints import gc_tuning
 from entrypoints.api import auth, operations, routes, task_routes
 from entrypoints.api.errors import install_error_handlers
 from entrypoints.api.limits import MaxBodySize
@@ -42,8 +44,10 @@ def create_app(
         async with resources_open(container):
             if run_workers:
                 async with running_worker(container):
+                    gc_tuning.tune()
                     yield
             else:
+                gc_tuning.tune()
                 yield
 
     # FastAPIOffline: /docs with its assets served by Mailroom (entrypoints.docs).

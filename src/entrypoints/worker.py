@@ -11,6 +11,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 
+from entrypoints import gc_tuning
 from entrypoints.container import Container, build_container, provide, resources_open
 from entrypoints.settings import Settings
 
@@ -47,6 +48,7 @@ async def run_worker(settings: Settings, *, stop: asyncio.Event | None = None) -
         resources_open(build_container(settings)) as container,
         running_worker(container) as worker_stop,
     ):
+        gc_tuning.tune()
         await stop.wait()
         log.info("stopping: no new deliveries; waiting for those in flight")
         worker_stop.set()
