@@ -3,30 +3,64 @@
 Under load, the client-side cost of a Redis round trip in redis-py (connection checkout, command
 packing, reply parsing, one event-loop wake-up per reply) is as large as a web framework's own
 cost per request. ``CoalescedScript`` queues each call; one flusher sends all the calls queued so
-far as one non-transactional pipeline of ``EVALSHA`` commands, resolves each caller with its own
-reply, and repeats while calls keep arriving. An idle store adds no delay: the first call is sent
-at the next turn of the event loop. Each script still runs atomically on its own, so batching
-changes nothing about what a single call does or guarantees.
+far as one ``EVALSHA`` of a wrapper script that runs the script once per call, each with its own
+``KEYS`` and ``ARGV``, and returns the replies in order; then it repeats while calls keep
+arriving. An idle store adds no delay: the first call is sent at the next turn of the event loop.
+
+What a call does and guarantees is the script's, unchanged: the wrapper runs the calls one after
+the other inside one atomic script (so no other client's command runs between them), and a call
+that raises an error (``redis.call`` failing) fails alone, through ``pcall``: its caller gets
+``ResponseError``, the others their replies. As with a single script, writes a failing call made
+before its error stay. One ``EVALSHA`` per group instead of one per call costs about 8 us of
+client CPU per call instead of 23 us here (docs/benchmarks.md, "Redis client").
 """
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import NoScriptError
 
 Call = tuple[Sequence[str], Sequence[str | int | float], "asyncio.Future[Any]"]
 
+_WRAPPER: Final = """
+local function call(KEYS, ARGV)
+%s
+end
+-- ARGV: number of calls n, then n pairs (number of keys, number of arguments), then every
+-- call's arguments in order; KEYS: every call's keys in order. Returns the n replies in order,
+-- a failed call's as an error reply.
+local n = tonumber(ARGV[1])
+local next_key, next_arg = 1, 2 + 2 * n
+local replies = {}
+for c = 1, n do
+  local key_count, arg_count = tonumber(ARGV[2 * c]), tonumber(ARGV[2 * c + 1])
+  local keys, args = {}, {}
+  for i = 1, key_count do keys[i] = KEYS[next_key + i - 1] end
+  for i = 1, arg_count do args[i] = ARGV[next_arg + i - 1] end
+  next_key, next_arg = next_key + key_count, next_arg + arg_count
+  local ok, reply = pcall(call, keys, args)
+  if ok then
+    replies[c] = reply
+  else
+    replies[c] = redis.error_reply(type(reply) == 'table' and reply.err or tostring(reply))
+  end
+end
+return replies
+"""
+
 
 class CoalescedScript:
-    """``await script(keys, args)`` like redis-py's ``AsyncScript``, with concurrent calls sent
-    together. Raises what the single call would (``RedisError``, ``OSError``); a script the server
-    forgot (``NOSCRIPT``, after a restart) is loaded again and the affected calls re-sent once."""
+    """``await script(keys, args)`` like redis-py's ``AsyncScript`` for ``source``, with
+    concurrent calls sent together. ``source`` uses ``KEYS`` and ``ARGV`` as any script does and
+    may ``return`` anywhere. Raises what the single call would (``RedisError``, ``OSError``); a
+    script the server forgot (``NOSCRIPT``, after a restart) is loaded again and the group sent
+    once more (nothing of it ran)."""
 
     def __init__(self, client: Redis, source: str) -> None:
         self._client = client
-        self._script = client.register_script(source)
+        self._script = client.register_script(_WRAPPER % source)
         self._waiting: list[Call] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -46,31 +80,24 @@ class CoalescedScript:
             self._flusher = None
 
     async def _send(self, batch: list[Call]) -> None:
+        counts: list[int] = []
+        keys: list[str] = []
+        args: list[str | int | float] = []
+        for call_keys, call_args, _ in batch:
+            counts += (len(call_keys), len(call_args))
+            keys += call_keys
+            args += call_args
+        sha, arguments = self._script.sha, (*keys, len(batch), *counts, *args)
         try:
-            replies = await self._pipeline(batch)
-            forgotten = [index for index, reply in enumerate(replies) if _noscript(reply)]
-            if forgotten:  # the server restarted: those calls did not run; load and send them again
+            try:
+                replies = await self._client.evalsha(sha, len(keys), *arguments)
+            except NoScriptError:  # the server restarted: nothing ran; load and send again
                 await self._client.script_load(self._script.script)
-                again = await self._pipeline([batch[index] for index in forgotten])
-                for index, reply in zip(forgotten, again, strict=True):
-                    replies[index] = reply
+                replies = await self._client.evalsha(sha, len(keys), *arguments)
         except Exception as exc:  # the connection failed: no call of the batch has a reply
             replies = [exc] * len(batch)
         for (_, _, future), reply in zip(batch, replies, strict=True):
             _settle(future, reply)
-
-    async def _pipeline(self, batch: list[Call]) -> list[Any]:
-        pipe = self._client.pipeline(transaction=False)
-        for keys, args, _ in batch:
-            pipe.evalsha(self._script.sha, len(keys), *keys, *args)
-        replies: list[Any] = await pipe.execute(raise_on_error=False)
-        return replies
-
-
-def _noscript(reply: Any) -> bool:
-    return isinstance(reply, NoScriptError) or (
-        isinstance(reply, ResponseError) and str(reply).startswith("NOSCRIPT")
-    )
 
 
 def _settle(future: "asyncio.Future[Any]", outcome: Any) -> None:

@@ -23,6 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from adapters.fake_mailer import FakeMailer
 from adapters.file_mailer import FileMailer
 from adapters.memory import InMemoryTaskQueue, InMemoryTaskStore
+from adapters.redis_connection import connection_class_for
 from adapters.redis_store import RedisKeys, RedisTaskQueue, RedisTaskStore
 from adapters.smtp_mailer import SmtpConfig, SmtpMailer
 from application.deliver_email import DeliverEmail
@@ -63,6 +64,7 @@ async def open_redis(url: str, timeout_s: float) -> AsyncIterator[Redis]:
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
         health_check_interval=30,
+        **connection_class_for(url),
         # One quick retry on a dropped connection (a Redis restart); the store's scripts make a
         # retried write safe. Longer outages surface as StoreUnavailable (503, worker backoff).
         # Not on a timeout, which redis-py's Retry includes by default: against a hung Redis that

@@ -66,9 +66,15 @@ def redis_queue(
 
 
 def count_round_trips(client: Redis, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
-    """The commands of every pipeline the client sends from now on (one list per round trip)."""
+    """The commands of every pipeline and single command the client sends from now on (one list
+    per round trip)."""
     sent: list[list[str]] = []
     make_pipeline = client.pipeline
+    execute_command = client.execute_command
+
+    async def counting_command(*args: Any, **options: Any) -> Any:
+        sent.append([str(args[0]).upper()])
+        return await execute_command(*args, **options)
 
     def counting_pipeline(*args: Any, **options: Any) -> Any:
         pipe = make_pipeline(*args, **options)
@@ -82,4 +88,5 @@ def count_round_trips(client: Redis, monkeypatch: pytest.MonkeyPatch) -> list[li
         return pipe
 
     monkeypatch.setattr(client, "pipeline", counting_pipeline)
+    monkeypatch.setattr(client, "execute_command", counting_command)
     return sent

@@ -157,10 +157,28 @@ async def test_concurrent_intakes_share_round_trips_and_each_gets_its_own_answer
 
     await asyncio.gather(*(store.add(task) for task in tasks))
 
-    assert sum(len(trip) for trip in sent) == 50
-    assert len(sent) < 50  # group commit: calls made together travel together
+    assert all(trip == ["EVALSHA"] for trip in sent)
+    assert len(sent) < 50  # group commit: calls made together travel in one script call
     stored = await asyncio.gather(*(store.get(task.id) for task in tasks))
     assert [task.id for task in stored] == [task.id for task in tasks]
+    assert await redis_client.xlen(KEYS.queue) == 51
+
+
+async def test_a_call_that_fails_in_a_group_fails_alone(redis_client: Redis) -> None:
+    store = redis_store(redis_client)
+    await store.add(new_task())  # loads the script
+    await redis_client.set(KEYS.tasks_of("broken"), "not a sorted set")  # its ZADD fails
+    good, bad = owned(10), owned(1, owner="broken")
+
+    results = await asyncio.gather(
+        *(store.add(task) for task in [*good[:5], *bad, *good[5:]]), return_exceptions=True
+    )
+
+    assert [type(result) for result in results] == [type(None)] * 5 + [StoreUnavailable] + [
+        type(None)
+    ] * 5
+    stored = await asyncio.gather(*(store.get(task.id) for task in good))
+    assert [task.id for task in stored] == [task.id for task in good]
 
 
 async def test_a_script_forgotten_by_a_restarted_server_is_loaded_again(
