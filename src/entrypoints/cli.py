@@ -1,24 +1,29 @@
 """The ``mailroom`` command: ``serve`` (API and workers), ``api`` (API only), ``worker``,
 ``keys new NAME`` (a fresh API key and its ``MAILROOM_API_KEYS`` entry).
 
-An invalid setting stops the command at start with one line naming it, exit code 2.
+An invalid setting stops the command at start with one line naming it, exit code 2; so does a
+``--host``/``--port`` that cannot be bound (``serve``, ``api``), before anything else starts. A
+``MAILROOM_*`` variable that is no setting (a typo) is logged as a warning and ignored.
 """
 
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import os
+import socket
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from pydantic import ValidationError
 
 from entrypoints.api import keys
 from entrypoints.logging_setup import configure_logging
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, unknown_setting_warnings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -48,10 +53,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment; on an invalid one, print one line naming it and exit 2."""
+    """Settings from the environment, ``overrides`` (command-line options; None: not given)
+    taking precedence and checked alike; on an invalid one, print one line naming it, exit 2."""
     try:
-        settings = Settings()
-        return settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+        given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+        return Settings(**given)
     except ValidationError as exc:
         error = exc.errors()[0]
         name = "MAILROOM_" + "_".join(str(part) for part in error["loc"]).upper()
@@ -69,12 +75,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         overrides["worker_concurrency"] = overrides.pop("concurrency")
     settings = load_settings(**overrides)
     configure_logging(settings.log_level, settings.log_format)
+    for warning in unknown_setting_warnings():
+        logging.getLogger("mailroom").warning(warning)
+    sockets: list[socket.socket] = []
+    if args.command != "worker":
+        _check_auth(settings)
+        sockets = _bind(settings.host, settings.port)  # before anything starts
     _share_metrics(settings.metrics_dir)
     try:
         if args.command == "worker":
             _run_worker(settings)
         else:
-            _serve(settings, run_workers=args.command == "serve")
+            _serve(settings, sockets, run_workers=args.command == "serve")
     finally:
         from entrypoints.metrics import mark_process_dead
 
@@ -92,7 +104,18 @@ def _share_metrics(metrics_dir: Path | None) -> None:
 
 class _Server(uvicorn.Server):
     """uvicorn's server, except that a SIGTERM or SIGINT that led to a clean shutdown ends the
-    process with exit code 0 (uvicorn re-raises the signal after shutting down)."""
+    process with exit code 0 (uvicorn re-raises the signal after shutting down), and that it
+    logs where it listens also when given its sockets (which uvicorn leaves to the caller)."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            for sock in sockets or ():
+                host, port = sock.getsockname()[:2]
+                where = f"[{host}]:{port}" if sock.family == socket.AF_INET6 else f"{host}:{port}"
+                logging.getLogger("uvicorn.error").info(
+                    "Uvicorn running on http://%s (Press CTRL+C to quit)", where
+                )
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -132,10 +155,39 @@ def _check_auth(settings: Settings) -> None:
         logging.getLogger("mailroom").warning(warning)
 
 
-def _serve(settings: Settings, *, run_workers: bool) -> None:
+def _bind(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound (not yet listening) to ``host:port``, one per address ``host`` resolves to
+    (an empty host: all interfaces), with the options asyncio's own server would use; uvicorn
+    serves on them. When one cannot be bound (the port is taken, the host is unknown or not
+    this machine's, the port needs privileges), prints one line naming ``host:port`` and why,
+    and exits with code 2."""
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    sockets: list[socket.socket] = []
+    try:
+        found = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+        for family, kind, proto, _, address in dict.fromkeys(found):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except (OSError, OverflowError) as exc:
+        for sock in sockets:
+            sock.close()
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+            reason += " (another server listens there; choose a port with --port or MAILROOM_PORT)"
+        print(f"mailroom: cannot listen on {where}: {reason}", file=sys.stderr)
+        sys.exit(2)
+    return sockets
+
+
+def _serve(settings: Settings, sockets: list[socket.socket], *, run_workers: bool) -> None:
     from entrypoints.app import create_app
 
-    _check_auth(settings)
     app = create_app(settings, run_workers=run_workers)
     config = uvicorn.Config(
         app,
@@ -148,9 +200,9 @@ def _serve(settings: Settings, *, run_workers: bool) -> None:
         lifespan="on",
     )
     server = _Server(config)
-    server.run()
+    server.run(sockets=sockets)
     if not server.started:
-        sys.exit(3)  # uvicorn logged why (the port is taken, the app failed to start)
+        sys.exit(3)  # uvicorn logged why (the app failed to start)
 
 
 def _run_worker(settings: Settings) -> None:

@@ -3,11 +3,16 @@
 Every adapter gets its values from here; nothing else reads ``os.environ``.
 """
 
+import difflib
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
 from pydantic import (
+    AliasChoices,
+    AliasPath,
     Field,
     FilePath,
     PositiveFloat,
@@ -16,7 +21,7 @@ from pydantic import (
     ValidationInfo,
     field_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, SettingsConfigDict
 
 from adapters.smtp_config import PLAIN_AUTH_REFUSED
 from domain.errors import InvalidEmail
@@ -134,3 +139,58 @@ class Settings(BaseSettings):
     def sender_domain(self) -> str:
         """The domain used in Message-IDs: ``message_id_domain``, else the From address's domain."""
         return self.message_id_domain or self.mail_from.rpartition("@")[2] or "localhost"
+
+
+def setting_names() -> frozenset[str]:
+    """The environment name of every setting, upper-case (``MAILROOM_STORE``, ...): a field's
+    validation alias when it has one (each choice, or a path's first name), else the prefix and
+    the field name; both when the model also accepts field names."""
+    config = Settings.model_config
+    prefix = config.get("env_prefix") or ""
+    by_name = bool(config.get("populate_by_name") or config.get("validate_by_name"))
+    names: set[str] = set()
+    for field_name, field in Settings.model_fields.items():
+        alias = field.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+        for choice in choices:
+            if isinstance(choice, AliasPath):
+                names.add(str(choice.path[0]))
+            elif isinstance(choice, str):
+                names.add(choice)
+        if alias is None or by_name:
+            names.add(prefix + field_name)
+    return frozenset(name.upper() for name in names)
+
+
+def unknown_setting_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One line per ``MAILROOM_*`` variable that is no setting and so is ignored (a typo such as
+    ``MAILROOM_SMPT_HOST``): those of ``environ`` (default: this process's environment), then
+    those of the ``.env`` file Settings reads. Each line names the variable and where it was
+    found and, when a setting's name is close (``difflib``), suggests it; values are never
+    shown. Names compare case-insensitively, as Settings reads them. Empty when all are known."""
+    environ = os.environ if environ is None else environ
+    dotenv = DotEnvSettingsSource(Settings).env_vars  # the .env file(s), names lower-cased
+    return [
+        *_unknown("the environment", environ),
+        *_unknown(".env", [name.upper() for name in dotenv]),
+    ]
+
+
+def _unknown(where: str, names: Iterable[str]) -> list[str]:
+    prefix = (Settings.model_config.get("env_prefix") or "").upper()
+    if not prefix:
+        return []  # without a prefix, no name can be told to be meant for Mailroom
+    known = setting_names()
+    # Compared without the shared prefix, which would otherwise make every name look close.
+    short = {name.removeprefix(prefix): name for name in known}
+    lines = []
+    for name in sorted(names):
+        upper = name.upper()
+        if not upper.startswith(prefix) or upper in known:
+            continue
+        line = f"{name} in {where} is not a setting and is ignored"
+        close = difflib.get_close_matches(upper.removeprefix(prefix), short, n=1)
+        if close:
+            line += f"; did you mean {short[close[0]]}?"
+        lines.append(line)
+    return lines

@@ -192,3 +192,52 @@ async def test_attachments_count_against_the_request_size_limit(
 
     assert response.status_code == 413
     assert len(memory_store(container)) == 0
+
+
+def addresses(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}{i}@example.com" for i in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("recipients", "field"),
+    [
+        ({"cc": addresses("cc", 50)}, "cc"),
+        ({"bcc": addresses("bcc", 50)}, "bcc"),
+        ({"cc": addresses("cc", 25), "bcc": addresses("bcc", 25)}, "bcc"),
+        ({"cc": addresses("cc", 10), "bcc": addresses("bcc", 60)}, "bcc"),
+    ],
+)
+async def test_too_many_recipients_are_refused_with_the_total_rule(
+    client: httpx.AsyncClient, recipients: dict[str, list[str]], field: str
+) -> None:
+    response = await client.post("/send-email", json={**HELLO, **recipients})
+
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", field]
+    assert error["msg"] == (
+        "Value error, at most 50 recipients are allowed in total across email, cc and bcc"
+    )
+
+
+async def test_an_oversized_cc_list_is_refused_by_its_count_before_its_addresses_are_read(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    response = await client.post("/send-email", json={**HELLO, "cc": ["not-an-address"] * 300})
+
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", "cc"]]
+    assert len(memory_store(container)) == 0
+
+
+async def test_the_openapi_document_states_the_total_rule_for_cc_and_bcc(
+    client: httpx.AsyncClient,
+) -> None:
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    fields = schema["SendEmailRequest"]["properties"]
+
+    for name in ("cc", "bcc"):
+        description = fields[name]["description"]
+        assert "At most 50 recipients in total across email, cc and bcc." in description
+        (as_list,) = [choice for choice in fields[name]["anyOf"] if choice["type"] == "array"]
+        assert as_list["maxItems"] == 49

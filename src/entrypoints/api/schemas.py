@@ -19,7 +19,7 @@ from application.list_tasks import CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
 from application.ports import TaskSummary
 from application.start_email_batch import MAX_BATCH
 from application.start_email_task import SendEmail
-from domain.message import Mailbox, find_control_character
+from domain.message import find_control_character
 from domain.message_parts import MAX_ATTACHMENTS, MAX_RECIPIENTS, text_problem
 from domain.task import Task, TaskStatus
 from entrypoints.api.message_fields import (
@@ -37,6 +37,10 @@ def _header_safe(value: str) -> str:
         raise ValueError(f"must not contain control characters (found U+{ord(char):04X})")
     return value
 
+
+TOO_MANY_RECIPIENTS = (
+    f"at most {MAX_RECIPIENTS} recipients are allowed in total across email, cc and bcc"
+)
 
 HeaderText = Annotated[StrictStr, AfterValidator(_header_safe), WithJsonSchema(NO_CONTROL_SCHEMA)]
 
@@ -59,9 +63,15 @@ class SendEmailRequest(BaseModel):
     )
     subject: HeaderText = Field(description="Subject; any Unicode text without control characters.")
     body: StrictStr = Field(description="Plain-text body; line ends are normalized to CRLF.")
-    cc: Recipients | None = Field(default=None, description="Cc addresses, shown in the message.")
+    cc: Recipients | None = Field(
+        default=None,
+        description=f"Cc addresses, shown in the message. At most {MAX_RECIPIENTS} recipients "
+        "in total across email, cc and bcc.",
+    )
     bcc: Recipients | None = Field(
-        default=None, description="Bcc addresses: in the SMTP envelope only, never in the message."
+        default=None,
+        description="Bcc addresses: in the SMTP envelope only, never in the message. At most "
+        f"{MAX_RECIPIENTS} recipients in total across email, cc and bcc.",
     )
     reply_to: Address | None = Field(default=None, description="Reply-To address.")
     html: StrictStr | None = Field(
@@ -87,13 +97,18 @@ class SendEmailRequest(BaseModel):
             raise ValueError(problem)
         return value
 
-    @field_validator("bcc")
+    @field_validator("cc", "bcc", mode="before")
     @classmethod
-    def _at_most_max_recipients(
-        cls, value: list[Mailbox] | None, info: ValidationInfo
-    ) -> list[Mailbox] | None:
-        if 1 + len(info.data.get("cc") or ()) + len(value or ()) > MAX_RECIPIENTS:
-            raise ValueError(f"at most {MAX_RECIPIENTS} recipients (email, cc, bcc) in total")
+    def _at_most_max_recipients(cls, value: object, info: ValidationInfo) -> object:
+        """One rule for cc and bcc: ``email`` + ``cc`` + ``bcc`` hold at most ``MAX_RECIPIENTS``
+        addresses. Counted on the submitted list, before any of its addresses is checked, so an
+        oversized list costs no address parsing; ``cc``, validated first, counts towards
+        ``bcc``'s total."""
+        if not isinstance(value, list):
+            return value  # null, or not a list: the field's own type check answers
+        earlier = info.data.get("cc") if info.field_name == "bcc" else None
+        if 1 + len(earlier or ()) + len(value) > MAX_RECIPIENTS:
+            raise ValueError(TOO_MANY_RECIPIENTS)
         return value
 
     def to_command(self) -> SendEmail:
