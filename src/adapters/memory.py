@@ -178,6 +178,9 @@ class InMemoryTaskStore:
         elif task.status is TaskStatus.PENDING and task.next_attempt_at is not None:
             self._queue.put_later(task.id, task.next_attempt_at)
 
+    async def summary(self, task_id: str) -> TaskSummary:
+        return TaskSummary.of(await self.get(task_id))
+
     async def list_tasks(
         self, owner: str | None, *, status: TaskStatus | None, limit: int, after: Position | None
     ) -> TaskPage:

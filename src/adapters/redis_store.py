@@ -31,7 +31,7 @@ from adapters.redis_batch import CoalescedScript
 from adapters.redis_queue import RedisTaskQueue
 from adapters.redis_support import RedisKeys, as_text, unavailable_on_redis_errors
 from application.errors import ConcurrentUpdate
-from application.ports import IdempotencyClaim, IdempotencyRecord, Position, TaskPage
+from application.ports import IdempotencyClaim, IdempotencyRecord, Position, TaskPage, TaskSummary
 from domain.errors import TaskNotFound
 from domain.task import Task, TaskStatus
 
@@ -119,6 +119,15 @@ class RedisTaskStore:
         if status is None or email is None:
             raise TaskNotFound(task_id)
         return task_from_parts(status, email)
+
+    async def summary(self, task_id: str) -> TaskSummary:
+        """The status part alone (``HGET``; the email is not read). Raises ``TaskNotFound``,
+        ``StoreUnavailable``; a status part ``adapters.codec`` cannot read raises ``ValueError``."""
+        with unavailable_on_redis_errors():
+            status = await self._client.hget(self._keys.task(task_id), "status")
+        if status is None:
+            raise TaskNotFound(task_id)
+        return summary_from_json(status)
 
     async def save(self, task: Task) -> None:
         """Compare-and-set the status part of ``task`` against version ``task.version - 1`` (Lua:

@@ -1,19 +1,23 @@
 """Look up a task."""
 
-from application.ports import TaskStore
+from application.ports import TaskListing, TaskStore, TaskSummary
 from domain.errors import TaskNotFound
 from domain.task import Task
 
 
 class GetTaskStatus:
-    """The task with a given id, if ``owner`` may see it. Raises ``TaskNotFound`` and
+    """The status of the task with a given id (no email), if ``owner`` may see it: another
+    owner's task is ``TaskNotFound`` like a missing one. Raises ``TaskNotFound`` and
     ``StoreUnavailable``."""
 
-    def __init__(self, *, store: TaskStore) -> None:
+    def __init__(self, *, store: TaskListing) -> None:
         self._store = store
 
-    async def __call__(self, task_id: str, *, owner: str | None = None) -> Task:
-        return await owned_task(self._store, task_id, owner)
+    async def __call__(self, task_id: str, *, owner: str | None = None) -> TaskSummary:
+        summary = await self._store.summary(task_id)
+        if summary.owner != owner:
+            raise TaskNotFound(task_id)
+        return summary
 
 
 async def owned_task(store: TaskStore, task_id: str, owner: str | None) -> Task:

@@ -142,7 +142,12 @@ class TaskPage:
 
 @runtime_checkable
 class TaskListing(Protocol):
-    """An owner's tasks, newest first."""
+    """Tasks without their emails: one task's status, or an owner's tasks newest first."""
+
+    async def summary(self, task_id: str) -> TaskSummary:
+        """The stored task's status part (no email: cheaper to read than ``TaskStore.get``).
+        Raises ``TaskNotFound`` (also once it expired), ``StoreUnavailable``."""
+        ...
 
     async def list_tasks(
         self, owner: str | None, *, status: TaskStatus | None, limit: int, after: Position | None

@@ -50,8 +50,19 @@ def create_app(
                 gc_tuning.tune()
                 yield
 
-    # FastAPIOffline: /docs with its assets served by Mailroom (entrypoints.docs).
+    limited = settings.rate_limit is not None
+    rate_limit = (
+        rate_limit_dependencies(partial(provide, container.rate_limit), auth.current_owner)
+        if limited
+        else []
+    )
+    # FastAPIOffline: /docs with its assets served by Mailroom (entrypoints.docs). The task
+    # routes are the app's own (route_table: no include_router wrapper on the hot paths).
     app = FastAPIOffline(
+        routes=[
+            *routes.routes.router(rate_limit).routes,
+            *task_routes.routes.router(rate_limit).routes,
+        ],
         title="Mailroom",
         version="0.1.0",
         summary="Accept email tasks over HTTP, deliver them over SMTP, poll their status.",
@@ -61,14 +72,6 @@ def create_app(
     )
     app.state.container = container
     app.state.use_cases = {}
-    limited = settings.rate_limit is not None
-    rate_limit = (
-        rate_limit_dependencies(partial(provide, container.rate_limit), auth.current_owner)
-        if limited
-        else []
-    )
-    app.include_router(routes.router, dependencies=rate_limit)
-    app.include_router(task_routes.router, dependencies=rate_limit)
     app.include_router(operations.router)
     install_error_handlers(app)
     install_openapi(app, rate_limited=limited)

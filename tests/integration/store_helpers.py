@@ -70,7 +70,7 @@ def count_round_trips(client: Redis, monkeypatch: pytest.MonkeyPatch) -> list[li
     per round trip)."""
     sent: list[list[str]] = []
     make_pipeline = client.pipeline
-    execute_command = client.execute_command
+    execute_command: Callable[..., Awaitable[Any]] = client.execute_command
 
     async def counting_command(*args: Any, **options: Any) -> Any:
         sent.append([str(args[0]).upper()])

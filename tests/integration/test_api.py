@@ -160,6 +160,9 @@ class UnavailableStore:
     async def get(self, task_id: str) -> Task:
         raise StoreUnavailable("redis down")
 
+    async def summary(self, task_id: str) -> Task:
+        raise StoreUnavailable("redis down")
+
     async def save(self, task: Task) -> None:
         raise StoreUnavailable("redis down")
 

@@ -10,9 +10,9 @@ import pytest_asyncio
 from redis.asyncio import Redis
 
 from adapters.memory import InMemoryTaskQueue, InMemoryTaskStore
-from adapters.redis_store import RedisTaskQueue
+from adapters.redis_store import RedisTaskQueue, RedisTaskStore
 from application.errors import ConcurrentUpdate
-from application.ports import TaskQueue, TaskStore
+from application.ports import TaskListing, TaskQueue, TaskStore, TaskSummary
 from domain.errors import TaskNotFound
 from domain.message import DeliveryReceipt, SmtpReply
 from domain.task import Task
@@ -90,6 +90,28 @@ async def test_every_saved_transition_reads_back_as_saved(stores: Backend) -> No
 async def test_an_unknown_task_is_not_found(stores: Backend) -> None:
     with pytest.raises(TaskNotFound):
         await stores.store.get("no-such-task")
+    with pytest.raises(TaskNotFound):
+        await listing(stores).summary("no-such-task")
+
+
+def listing(stores: Backend) -> TaskListing:
+    assert isinstance(stores.store, (InMemoryTaskStore, RedisTaskStore))
+    return stores.store
+
+
+async def test_a_summary_is_the_status_part_of_the_stored_task(stores: Backend) -> None:
+    task = await added(stores)
+    started = task.start_attempt(stores.clock())
+    await stores.store.save(started)
+    done = started.complete(
+        DeliveryReceipt(task.email.message_id, SmtpReply(250, "OK")), stores.clock()
+    )
+    await stores.store.save(done)
+
+    assert await listing(stores).summary(task.id) == TaskSummary.of(done)
+    await stores.let_time_pass(TTL_S + 0.2)
+    with pytest.raises(TaskNotFound):  # expired with its task
+        await listing(stores).summary(task.id)
 
 
 async def test_saving_an_unknown_task_is_not_found(stores: Backend) -> None:

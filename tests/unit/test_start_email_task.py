@@ -2,6 +2,7 @@ import pytest
 
 from adapters.memory import InMemoryTaskQueue, InMemoryTaskStore
 from application.get_task_status import GetTaskStatus
+from application.ports import TaskSummary
 from application.start_email_task import SendEmail, StartEmailTask
 from domain.errors import InvalidEmail, TaskNotFound
 from domain.task import TaskStatus
@@ -15,7 +16,8 @@ async def test_an_accepted_email_is_stored_pending_and_queued(
 ) -> None:
     task = await start(HELLO)
     stored = await GetTaskStatus(store=store)(task.id)
-    assert stored == task
+    assert stored == TaskSummary.of(task)
+    assert await store.get(task.id) == task
     assert (stored.status, stored.attempts, stored.created_at) == (TaskStatus.PENDING, 0, clock())
     leases = await queue.receive(10, wait_s=0)
     assert [lease.task_id for lease in leases] == [task.id]

@@ -42,14 +42,14 @@ def _use_case(
 
 
 start_email_batch = _use_case("start_email_batch", lambda c: c.start_email_batch, StartEmailBatch)
-_get_task_status = _use_case("get_task_status", lambda c: c.get_task_status, GetTaskStatus)
+get_task_status = _use_case("get_task_status", lambda c: c.get_task_status, GetTaskStatus)
 _list_tasks = _use_case("list_tasks", lambda c: c.list_tasks, ListTasks)
 _retry_task = _use_case("retry_task", lambda c: c.retry_task, RetryTask)
 
 
-"""``start_email_batch(request)`` is also called directly by the intake route (``routes``)."""
+"""``start_email_batch(request)`` and ``get_task_status(request)`` are called directly by the
+intake and status routes (``routes``), the hottest ones, rather than as dependencies."""
 
 StartBatch = Annotated[StartEmailBatch, Depends(start_email_batch)]
-Lookup = Annotated[GetTaskStatus, Depends(_get_task_status)]
 Listing = Annotated[ListTasks, Depends(_list_tasks)]
 Retry = Annotated[RetryTask, Depends(_retry_task)]

@@ -3,17 +3,18 @@
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import Request, Response, status
 
-from entrypoints.api.auth import UNAUTHORIZED, Owner, owner_of
+from entrypoints.api.auth import UNAUTHORIZED, owner_of
 from entrypoints.api.body import parse_json_body
-from entrypoints.api.deps import Lookup, start_email_batch
+from entrypoints.api.deps import get_task_status, start_email_batch
 from entrypoints.api.idempotency import (
     IDEMPOTENCY_KEY_PARAMETER,
     idempotency_header,
     idempotency_of,
     mark_replayed,
 )
+from entrypoints.api.route_table import RouteTable
 from entrypoints.api.schemas import (
     ErrorResponse,
     SendEmailRequest,
@@ -21,7 +22,8 @@ from entrypoints.api.schemas import (
     TaskStatusResponse,
 )
 
-router = APIRouter()
+routes = RouteTable()
+"""Built into each app's router by ``create_app`` (``routes.router(rate_limit)``)."""
 
 _OPERATION = "POST /send-email"
 """The operation in idempotency fingerprints (``idempotency.fingerprint``)."""
@@ -31,7 +33,7 @@ _UNAVAILABLE: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post(
+@routes.post(
     "/send-email",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=TaskAccepted,
@@ -79,7 +81,7 @@ async def send_email(request: Request) -> Response:
     return answer
 
 
-@router.get(
+@routes.get(
     "/task/{task_id}/status",
     response_model=TaskStatusResponse,
     responses={
@@ -90,14 +92,13 @@ async def send_email(request: Request) -> Response:
     },
     summary="Poll a task's status",
 )
-async def task_status(
-    task_id: UUID,
-    owner: Owner,
-    lookup: Lookup,
-) -> Response:
+async def task_status(task_id: UUID, request: Request) -> Response:
     """The task's status, result and last error; 404 for an unknown or expired id, and for
     another API key's task."""
-    task = await lookup(str(task_id), owner=owner)
+    # As the intake route: the API key is read here rather than through a dependency.
+    owner = owner_of(request)
+    lookup = await get_task_status(request)
+    summary = await lookup(str(task_id), owner=owner)
     return Response(
-        content=TaskStatusResponse.of(task).model_dump_json(), media_type="application/json"
+        content=TaskStatusResponse.of(summary).model_dump_json(), media_type="application/json"
     )

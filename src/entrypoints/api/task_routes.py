@@ -3,7 +3,7 @@
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi import status as http
 
 from entrypoints.api.auth import UNAUTHORIZED, Owner
@@ -14,6 +14,7 @@ from entrypoints.api.idempotency import (
     idempotency_of,
     mark_replayed,
 )
+from entrypoints.api.route_table import RouteTable
 from entrypoints.api.schemas import (
     BatchAccepted,
     ErrorResponse,
@@ -24,7 +25,8 @@ from entrypoints.api.schemas import (
     TaskStatusResponse,
 )
 
-router = APIRouter()
+routes = RouteTable()
+"""Built into each app's router by ``create_app`` (``routes.router(rate_limit)``)."""
 
 _BATCH = "POST /send-email/batch"
 """The operation in idempotency fingerprints (``idempotency.fingerprint``)."""
@@ -36,7 +38,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post(
+@routes.post(
     "/send-email/batch",
     status_code=http.HTTP_202_ACCEPTED,
     response_model=BatchAccepted,
@@ -61,7 +63,7 @@ async def send_email_batch(
     return BatchAccepted(tasks=[TaskAccepted(task_id=task_id) for task_id in accepted.task_ids])
 
 
-@router.get(
+@routes.get(
     "/tasks",
     response_model=TaskListResponse,
     responses=_ERRORS,
@@ -78,7 +80,7 @@ async def list_tasks(
     return TaskListResponse(tasks=tasks, next_cursor=page.next_cursor)
 
 
-@router.post(
+@routes.post(
     "/task/{task_id}/retry",
     status_code=http.HTTP_202_ACCEPTED,
     response_model=TaskStatusResponse,
