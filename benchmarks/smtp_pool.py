@@ -1,11 +1,17 @@
 """SMTP delivery through the connection pool versus a new connection per message, in one run:
 
-delivered messages/s from ``SmtpMailer`` to an aiosmtpd sink (its own process, accepting and
-discarding every message), with ``--concurrency`` deliveries at once, once with the pool
-(``MAILROOM_SMTP_POOL_SIZE`` = concurrency, RSET between messages) and once with every message on
-a new connection (``max_messages_per_connection=1``: connect, greeting, EHLO, [STARTTLS, EHLO,]
-MAIL, RCPT, DATA, QUIT), for plain text and for STARTTLS (trustme certificates). Rounds
-alternate between the two modes; the table shows the median round and the ratio.
+delivered messages/s from ``SmtpMailer`` to an SMTP sink (``benchmarks.smtp_sink``: by default
+the minimal one, ``--sink aiosmtpd`` for aiosmtpd) that accepts and discards every message, with
+``--concurrency`` deliveries at once, once with the pool (``MAILROOM_SMTP_POOL_SIZE`` =
+concurrency, RSET between messages) and once with every message on a new connection
+(``max_messages_per_connection=1``: connect, greeting, EHLO, [STARTTLS, EHLO,] MAIL, RCPT, DATA,
+QUIT), for plain text and for STARTTLS (trustme certificates). The sender (this process, default
+asyncio loop like ``mailroom worker``) runs on ``--sender-cpu``, the sink in its own process on
+``--sink-cpu`` (``taskset``). Rounds alternate between the two modes, and each pooled round is
+paired with the round per message that follows it, seconds later, so that a change in the load
+of other processes on a shared machine touches both: the ratio shown is the median of the pairs'
+ratios (with its interquartile range); rates and CPU times per message (the sender's and the
+sink's) are medians over the rounds of each mode.
 
 Run from the repository root: ``.venv/bin/python -m benchmarks.smtp_pool``. Everything listens on
 127.0.0.1.
@@ -13,25 +19,24 @@ Run from the repository root: ``.venv/bin/python -m benchmarks.smtp_pool``. Ever
 
 import argparse
 import asyncio
-import ssl
+import os
+import socket
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import trustme
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from adapters.smtp_mailer import SmtpConfig, SmtpMailer
+from benchmarks import infra
 from domain.message import Email
-from tests.integration.fixtures.smtp_server import HOST, free_port
+from tests.integration.net import free_port
 
+HOST = "127.0.0.1"
+MODES = ("pooled", "fresh")
 EMAIL = Email(
     sender="bench@example.org",
     to="sink@example.com",
@@ -42,76 +47,60 @@ EMAIL = Email(
 )
 
 
-class _Counting:
-    """aiosmtpd handler: accepts and discards every message, counts messages and connections."""
-
-    def __init__(self) -> None:
-        self.messages = 0
-        self.connections = 0
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
-        self.messages += 1
-        return "250 2.0.0 OK"
+@dataclass(frozen=True, slots=True)
+class SinkStats:
+    messages: int
+    connections: int
+    cpu_s: float
 
 
-class _SinkController(Controller):
-    def factory(self) -> SMTP:
-        self.handler.connections += 1
-        return super().factory()
-
-
-def serve_sink(port: int, certificate_file: str) -> None:
-    """The sink process: STARTTLS offered (not required); prints ``ready``, then answers each
-    ``stats`` line on stdin with ``<connections> <messages>``."""
-    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    tls.load_cert_chain(certificate_file)
-    handler = _Counting()
-    controller = _SinkController(
-        handler, hostname=HOST, port=port, server_hostname="sink.test", tls_context=tls
-    )
-    controller.start()
-    print("ready", flush=True)
-    for line in sys.stdin:
-        if line.strip() == "stats":
-            print(f"{handler.connections} {handler.messages}", flush=True)
-    controller.stop()
-
-
-@dataclass
 class Sink:
-    """The sink process, seen from the benchmark."""
+    """``benchmarks.smtp_sink`` on CPU ``cpu``, offering STARTTLS with ``certificate_file``."""
 
-    process: subprocess.Popen[str]
-    port: int
-    lock: threading.Lock
+    def __init__(self, impl: str, cpu: int, certificate_file: Path, workdir: Path) -> None:
+        self.port, self._stats_port = free_port(), free_port()
+        command = [infra.PYTHON, "-m", "benchmarks.smtp_sink", "--port", str(self.port)]
+        command += ["--stats-port", str(self._stats_port), "--impl", impl]
+        command += ["--tls-cert", str(certificate_file)]
+        self._process = infra.Pinned(command, cpu, workdir / "smtp-sink.log")
+        try:
+            infra.wait_until(self._listening, 15, "SMTP sink listening")
+        except BaseException:
+            self._process.stop()
+            raise
 
-    def stats(self) -> tuple[int, int]:
-        with self.lock:
-            assert self.process.stdin is not None
-            assert self.process.stdout is not None
-            self.process.stdin.write("stats\n")
-            self.process.stdin.flush()
-            connections, messages = self.process.stdout.readline().split()
-        return int(connections), int(messages)
+    def _listening(self) -> bool:
+        if not self._process.alive():
+            raise RuntimeError(f"SMTP sink exited:\n{self._process.output()}")
+        try:
+            self.stats()
+        except OSError:
+            return False
+        return True
+
+    def stats(self) -> SinkStats:
+        """Messages and connections so far, and the sink's CPU seconds."""
+        with socket.create_connection((HOST, self._stats_port), timeout=5) as connection:
+            messages, _, connections = connection.makefile().readline().split()
+        return SinkStats(int(messages), int(connections), infra.cpu_seconds(self._process.pid))
+
+    def stop(self) -> None:
+        self._process.stop()
 
 
-def start_sink(certificate_file: Path) -> Sink:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.smtp_pool", "--sink", str(port), str(certificate_file)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    if process.stdout.readline().strip() != "ready":
-        process.kill()
-        raise RuntimeError("the SMTP sink did not start")
-    return Sink(process, port, threading.Lock())
+@dataclass(frozen=True, slots=True)
+class Round:
+    """One mode's run: delivered messages/s, connections the sink saw opened, CPU milliseconds
+    per message of the sender and of the sink."""
+
+    rate: float
+    opened: int
+    sender_cpu_ms: float
+    sink_cpu_ms: float
 
 
 async def deliver(config: SmtpConfig, messages: int, concurrency: int) -> float:
-    """Delivered messages/s for ``messages`` sends, ``concurrency`` at a time."""
+    """Seconds for ``messages`` sends, ``concurrency`` at a time, from ``start`` to ``aclose``."""
     mailer = SmtpMailer(config)
     await mailer.start()
     remaining = iter(range(messages))
@@ -120,61 +109,75 @@ async def deliver(config: SmtpConfig, messages: int, concurrency: int) -> float:
         for _ in remaining:
             await mailer.send(EMAIL)
 
+    started = time.perf_counter()
     try:
-        started = time.perf_counter()
         await asyncio.gather(*(sender() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
     finally:
         await mailer.aclose()
-    return messages / elapsed
+    return time.perf_counter() - started
+
+
+async def one_round(sink: Sink, config: SmtpConfig, messages: int) -> Round:
+    before, cpu_before = sink.stats(), time.process_time()
+    elapsed = await deliver(config, messages, config.pool_size)
+    sender_cpu = time.process_time() - cpu_before
+    after = sink.stats()
+    if after.messages - before.messages != messages:
+        raise RuntimeError(f"the sink got {after.messages - before.messages} of {messages}")
+    return Round(
+        rate=messages / elapsed,
+        opened=after.connections - before.connections,
+        sender_cpu_ms=sender_cpu / messages * 1000,
+        sink_cpu_ms=(after.cpu_s - before.cpu_s) / messages * 1000,
+    )
 
 
 async def measure(
     sink: Sink, config: SmtpConfig, messages: int, rounds: int
-) -> tuple[float, float, int, int]:
-    """Median messages/s pooled and per-connection, and connections opened per round by each."""
-    fresh = replace(config, max_messages_per_connection=1)
-    await deliver(config, min(messages, 200), config.pool_size)  # warm up both sides
-    rates: dict[str, list[float]] = {"pooled": [], "fresh": []}
-    opened: dict[str, int] = {}
+) -> dict[str, list[Round]]:
+    """``rounds`` rounds of each mode, alternating, after a warm-up of both."""
+    configs = {"pooled": config, "fresh": replace(config, max_messages_per_connection=1)}
+    for mode_config in configs.values():
+        await one_round(sink, mode_config, min(messages, 200))
+    results: dict[str, list[Round]] = {mode: [] for mode in MODES}
     for _ in range(rounds):
-        for mode, mode_config in (("pooled", config), ("fresh", fresh)):
-            before, _ = sink.stats()
-            rates[mode].append(await deliver(mode_config, messages, config.pool_size))
-            opened[mode] = sink.stats()[0] - before
-    return (
-        statistics.median(rates["pooled"]),
-        statistics.median(rates["fresh"]),
-        opened["pooled"],
-        opened["fresh"],
+        for mode in MODES:
+            results[mode].append(await one_round(sink, configs[mode], messages))
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """One security's figures: median rates (messages/s) and CPU ms per message of each mode,
+    connections opened per round, and the median and quartiles of the paired rounds' ratios."""
+
+    pooled: Round
+    fresh: Round
+    ratio: float
+    ratio_quartiles: tuple[float, float]
+
+
+def summarize(rounds: dict[str, list[Round]]) -> Summary:
+    ratios = [
+        pooled.rate / fresh.rate
+        for pooled, fresh in zip(rounds["pooled"], rounds["fresh"], strict=True)
+    ]
+    quartiles = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+    return Summary(
+        pooled=_median_round(rounds["pooled"]),
+        fresh=_median_round(rounds["fresh"]),
+        ratio=statistics.median(ratios),
+        ratio_quartiles=(quartiles[0], quartiles[2]),
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=2000, help="messages per round and mode")
-    parser.add_argument("--concurrency", type=int, default=4, help="deliveries at once = pool size")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds per mode (median shown)")
-    parser.add_argument("--sink", nargs=2, metavar=("PORT", "CERT"), help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.sink:
-        serve_sink(int(args.sink[0]), args.sink[1])
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        ca = trustme.CA()
-        ca_file, certificate_file = Path(tmp, "ca.pem"), Path(tmp, "server.pem")
-        ca.cert_pem.write_to_path(str(ca_file))
-        ca.issue_cert(HOST).private_key_and_cert_chain_pem.write_to_path(str(certificate_file))
-        sink = start_sink(certificate_file)
-        try:
-            rows = [
-                (security, *asyncio.run(measure(sink, config, args.messages, args.rounds)))
-                for security, config in configs(sink.port, ca_file, args.concurrency).items()
-            ]
-        finally:
-            sink.process.terminate()
-            sink.process.wait(timeout=30)
-    print_table(rows, args)
+def _median_round(rounds: list[Round]) -> Round:
+    return Round(
+        rate=statistics.median(r.rate for r in rounds),
+        opened=statistics.median_low(r.opened for r in rounds),
+        sender_cpu_ms=statistics.median(r.sender_cpu_ms for r in rounds),
+        sink_cpu_ms=statistics.median(r.sink_cpu_ms for r in rounds),
+    )
 
 
 def configs(port: int, ca_file: Path, pool_size: int) -> dict[str, SmtpConfig]:
@@ -191,20 +194,67 @@ def configs(port: int, ca_file: Path, pool_size: int) -> dict[str, SmtpConfig]:
     return {"none": plain, "starttls": replace(plain, security="starttls", ca_file=str(ca_file))}
 
 
-def print_table(rows: list[tuple[str, float, float, int, int]], args: argparse.Namespace) -> None:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1000, help="messages per round and mode")
+    parser.add_argument("--concurrency", type=int, default=4, help="deliveries at once = pool size")
+    parser.add_argument("--rounds", type=int, default=15, help="rounds per mode (medians shown)")
+    parser.add_argument("--sink", choices=("minimal", "aiosmtpd"), default="minimal")
+    parser.add_argument("--sender-cpu", type=int, default=0)
+    parser.add_argument("--sink-cpu", type=int, default=1)
+    parser.add_argument(
+        "--security", default="none,starttls", help="comma-separated: none, starttls"
+    )
+    args = parser.parse_args()
+    os.sched_setaffinity(0, {args.sender_cpu})
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="mailroom-smtp-pool-") as tmp:
+        ca = trustme.CA()
+        ca_file, certificate_file = Path(tmp, "ca.pem"), Path(tmp, "server.pem")
+        ca.cert_pem.write_to_path(str(ca_file))
+        ca.issue_cert(HOST).private_key_and_cert_chain_pem.write_to_path(str(certificate_file))
+        sink = Sink(args.sink, args.sink_cpu, certificate_file, Path(tmp))
+        try:
+            all_configs = configs(sink.port, ca_file, args.concurrency)
+            results = {
+                security: asyncio.run(
+                    measure(sink, all_configs[security], args.messages, args.rounds)
+                )
+                for security in args.security.split(",")
+            }
+        finally:
+            sink.stop()
+    print_table(results, args, load_before, os.getloadavg()[0])
+
+
+def print_table(
+    results: dict[str, dict[str, list[Round]]],
+    args: argparse.Namespace,
+    load_before: float,
+    load_after: float,
+) -> None:
     print(
-        f"{args.messages} messages per round, {args.concurrency} at once, "
-        f"median of {args.rounds} rounds"
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {args.sink} sink on CPU {args.sink_cpu}, "
+        f"sender on CPU {args.sender_cpu}; {args.messages} messages per round, "
+        f"{args.concurrency} at once, {args.rounds} rounds per mode; "
+        f"load average {load_before:.1f} before, {load_after:.1f} after"
     )
     print(
-        "| security | pooled msg/s | new connection per message msg/s | ratio "
-        "| connections opened (pooled / per message) |"
+        "| security | pooled msg/s | new connection per message msg/s | ratio (quartiles) "
+        "| sender CPU ms/msg (pooled / per message) | sink CPU ms/msg (pooled / per message) "
+        "| connections per round (pooled / per message) |"
     )
-    print("|---|---|---|---|---|")
-    for security, pooled, fresh, opened_pooled, opened_fresh in rows:
+    print("|---|---|---|---|---|---|---|")
+    for security, rounds in results.items():
+        summary = summarize(rounds)
+        pooled, fresh = summary.pooled, summary.fresh
+        low, high = summary.ratio_quartiles
         print(
-            f"| {security} | {pooled:,.0f} | {fresh:,.0f} | {pooled / fresh:.1f}x "
-            f"| {opened_pooled} / {opened_fresh} |"
+            f"| {security} | {pooled.rate:,.0f} | {fresh.rate:,.0f} "
+            f"| {summary.ratio:.2f}x ({low:.2f} to {high:.2f}) "
+            f"| {pooled.sender_cpu_ms:.3f} / {fresh.sender_cpu_ms:.3f} "
+            f"| {pooled.sink_cpu_ms:.3f} / {fresh.sink_cpu_ms:.3f} "
+            f"| {pooled.opened:,} / {fresh.opened:,} |"
         )
 
 
