@@ -1,12 +1,12 @@
 """Deliver over SMTP with aiosmtplib, through a pool of reused connections.
 
-Each delivery borrows a connection (``adapters.smtp_pool``: RSET before reuse, replaced after N
-messages or when idle), runs MAIL, RCPT and DATA on it (``adapters.smtp_transfer``) and gives it
-back. A failure after the whole message was sent but before the server's reply to it carries
-``possibly_delivered=True``, since the server may hold it. When the server dropped a reused
-connection before DATA (a restart, an idle timeout on its side, a 421), the delivery is retried
-once on a new connection; a drop on a new connection is reported, not retried, so a failing
-server is not hit twice per attempt.
+Each delivery borrows a connection (``adapters.smtp_pool``: RSET before reuse only after an
+incomplete transaction, replaced after N messages or when idle), runs MAIL, RCPT and DATA on it
+(``adapters.smtp_transfer``) and gives it back. A failure after the whole message was sent but
+before the server's reply to it carries ``possibly_delivered=True``, since the server may hold
+it. When the server dropped a reused connection before DATA (a restart, an idle timeout on its
+side, a 421), the delivery is retried once on a new connection; a drop on a new connection is
+reported, not retried, so a failing server is not hit twice per attempt.
 """
 
 import asyncio
@@ -101,6 +101,7 @@ class SmtpMailer:
             return reply
         except Exception as exc:
             reusable = _session_survives(exc, progress)
+            connection.needs_reset = True  # refused or abandoned mid-way: RSET before reuse
             raise
         finally:
             self._pool.release(connection, reusable=reusable)

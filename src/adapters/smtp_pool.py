@@ -1,8 +1,11 @@
 """A pool of open SMTP connections, each lent to one delivery at a time.
 
-One SMTP session may carry many mail transactions (RFC 5321 §3.3); before each one on a reused
-connection the pool sends ``RSET`` (§4.1.1.5), which clears whatever an earlier, refused
-transaction left behind and proves the server still answers. A connection is replaced when it has
+One SMTP session may carry many mail transactions (RFC 5321 §3.3). After a completed transaction
+the next one starts with MAIL, which itself resets the server's state (§3.3, §4.1.1.2); after one
+that was refused or abandoned mid-way the pool first sends ``RSET`` (§4.1.1.5) to clear what it
+left behind, and a connection that does not answer 250 is replaced. A reused connection the
+server dropped while it sat idle shows at MAIL, before any data: the mailer then retries the
+delivery once on a new connection (``adapters.smtp_mailer``). A connection is replaced when it has
 carried ``max_messages`` messages, when it sat unused for ``idle_s`` seconds (closed by a timer,
 not only when next needed, so a quiet process does not hold sessions open on the server), when
 the server dropped it, or when a delivery left it in an unknown state (a timeout, a cancellation,
@@ -35,6 +38,8 @@ class PooledConnection:
     client: aiosmtplib.SMTP
     messages: int = 0
     idle_since: float = 0.0
+    needs_reset: bool = False
+    """The last transaction on it did not complete: ``RSET`` before the next one."""
 
     @property
     def reused(self) -> bool:
@@ -69,10 +74,11 @@ class SmtpPool:
         return self._lent + len(self._idle)
 
     async def acquire(self, *, fresh: bool = False) -> PooledConnection:
-        """A connection ready for a new transaction: the most recently used idle one that answers
-        ``RSET``, else a new one (always a new one if ``fresh``). Waits while ``size`` are lent
-        out; bound the wait with the caller's deadline. Raises whatever opening raises, or
-        ``TransientDeliveryError`` once the pool is closed. Give it back with ``release``."""
+        """A connection ready for a new transaction: the most recently used idle one (that
+        answers ``RSET`` when ``needs_reset``), else a new one (always a new one if ``fresh``).
+        Waits while ``size`` are lent out; bound the wait with the caller's deadline. Raises
+        whatever opening raises, or ``TransientDeliveryError`` once the pool is closed. Give it
+        back with ``release``."""
         if self._closed:
             raise TransientDeliveryError("the SMTP mailer is shut down")
         await self._slots.acquire()
@@ -120,7 +126,10 @@ class SmtpPool:
             connection = self._idle.pop()
             if self._expired(connection, _now()):
                 self._retire(connection)
-            elif await _answers_reset(connection.client):
+            elif not connection.client.is_connected:
+                discard(connection.client)
+            elif not connection.needs_reset or await _answers_reset(connection.client):
+                connection.needs_reset = False
                 return connection
         return None
 

@@ -1,4 +1,4 @@
-"""The SMTP connection pool, counted at the server (aiosmtpd): reuse, RSET between messages,
+"""The SMTP connection pool, counted at the server (aiosmtpd): reuse, RSET after a refused one,
 replacement after N messages or when idle, dropped connections and the retry before DATA."""
 
 import asyncio
@@ -53,14 +53,14 @@ async def test_sixty_concurrent_messages_share_the_pool_connections(
     assert 1 <= smtp_server.connections <= 4
 
 
-async def test_messages_in_turn_use_one_connection_with_rset_between_them(
+async def test_messages_in_turn_use_one_connection_without_rset_after_completed_ones(
     smtp_server: SmtpTestServer, smtp_mailer_factory: SmtpMailerFactory
 ) -> None:
     await send_in_turn(smtp_mailer_factory(smtp_server.port), 60)
 
     assert len(smtp_server.messages) == 60
     assert smtp_server.connections == 1
-    assert smtp_server.resets == 59
+    assert smtp_server.resets == 0  # MAIL after a completed transaction starts a new one
 
 
 async def test_a_refused_transaction_leaves_the_connection_usable_after_rset(
@@ -76,6 +76,8 @@ async def test_a_refused_transaction_leaves_the_connection_usable_after_rset(
     assert [str(received.message["Message-ID"]) for received in smtp_server.messages] == [
         "<pool-2@example.org>"
     ]
+    assert (smtp_server.connections, smtp_server.resets) == (1, 1)
+    await mailer.send(nth(3))  # after a completed one: no RSET
     assert (smtp_server.connections, smtp_server.resets) == (1, 1)
 
 
@@ -119,7 +121,7 @@ async def test_a_reused_connection_dropped_before_data_is_retried_once_on_a_new_
 ) -> None:
     mailer = smtp_mailer_factory(smtp_server.port)
     await mailer.send(nth(1))
-    smtp_server.drop_next("MAIL")  # the pooled connection passes RSET, then the server hangs up
+    smtp_server.drop_next("MAIL")  # the server hangs up on the reused connection at MAIL
 
     receipt = await mailer.send(nth(2))
 
