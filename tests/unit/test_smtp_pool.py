@@ -56,7 +56,21 @@ async def test_a_full_pool_makes_the_next_acquire_wait() -> None:
     assert again is lent
     assert again.reused
     assert len(opener.opened) == 1
+    assert opener.opened[0].commands == []  # its last transaction completed: no RSET
+
+
+async def test_a_connection_whose_transaction_failed_gets_rset_before_reuse() -> None:
+    opener = Opener()
+    pool = pool_with(opener, size=1)
+    lent = await pool.acquire()
+    lent.needs_reset = True  # the mailer marks a refused or abandoned transaction so
+
+    pool.release(lent, reusable=True)
+    again = await pool.acquire()
+
+    assert again is lent
     assert opener.opened[0].commands == ["RSET"]
+    assert not again.needs_reset
 
 
 async def test_a_fresh_acquire_skips_idle_connections() -> None:
