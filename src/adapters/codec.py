@@ -1,4 +1,4 @@
-"""Tasks as JSON text (stdlib ``json``), written and read field by field.
+"""Tasks as JSON text (orjson), written and read field by field.
 
 A task is stored in two parts so that a status read need not load a large body:
 
@@ -97,12 +97,12 @@ def _status_fields(task: Task) -> dict[str, Any]:
     return {
         "id": task.id,
         "status": task.status.value,
-        "created_at": _iso(task.created_at),
-        "updated_at": _iso(task.updated_at),
+        "created_at": _aware(task.created_at),
+        "updated_at": _aware(task.updated_at),
         "attempts": task.attempts,
         "result": None if task.result is None else dict(task.result),
         "error": task.error,
-        "next_attempt_at": None if task.next_attempt_at is None else _iso(task.next_attempt_at),
+        "next_attempt_at": None if task.next_attempt_at is None else _aware(task.next_attempt_at),
         "version": task.version,
         "owner": task.owner,
     }
@@ -115,7 +115,7 @@ def _email_fields(email: Email) -> dict[str, Any]:
         "subject": email.subject,
         "body": email.body,
         "message_id": email.message_id,
-        "date": _iso(email.date),
+        "date": _aware(email.date),
         **optional_fields(email),
     }
 
@@ -151,10 +151,12 @@ def _email(fields: Mapping[str, Any]) -> Email:
     )
 
 
-def _iso(moment: datetime) -> str:
+def _aware(moment: datetime) -> datetime:
+    """``moment`` for orjson, which writes it as ``datetime.isoformat`` does (RFC 3339 with the
+    offset); a datetime without a UTC offset is refused."""
     if moment.utcoffset() is None:
         raise ValueError(f"cannot store a datetime without a UTC offset: {moment!r}")
-    return moment.isoformat()
+    return moment
 
 
 def _datetime(text: str) -> datetime:

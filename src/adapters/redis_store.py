@@ -69,6 +69,7 @@ class RedisTaskStore:
         self._idempotency_ttl_ms = max(1, round(idempotency_ttl_s * 1000))
         self._list_scan_extra = list_scan_extra
         self._add = CoalescedScript(client, scripts.ADD_TASKS)
+        self._intake_indexes: dict[str | None, tuple[str, ...]] = {}  # per owner (API key)
         self._save = client.register_script(scripts.SAVE_TASK)
         self._list = client.register_script(scripts.LIST_TASKS)
 
@@ -187,14 +188,14 @@ class RedisTaskStore:
         return _page(reply)
 
     def _task_keys(self, task: Task) -> list[str]:
-        return [
-            self._keys.task(task.id),
-            self._keys.tasks_of(task.owner),
-            *(
-                self._keys.tasks_of(task.owner, status.value)
-                for status in (TaskStatus.PENDING, TaskStatus.COMPLETED, TaskStatus.FAILED)
-            ),
-        ]
+        indexes = self._intake_indexes.get(task.owner)
+        if indexes is None:
+            statuses = (TaskStatus.PENDING, TaskStatus.COMPLETED, TaskStatus.FAILED)
+            indexes = self._intake_indexes[task.owner] = (
+                self._keys.tasks_of(task.owner),
+                *(self._keys.tasks_of(task.owner, status.value) for status in statuses),
+            )
+        return [self._keys.task(task.id), *indexes]
 
 
 def _page(reply: Sequence[Any]) -> TaskPage:

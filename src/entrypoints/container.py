@@ -26,6 +26,7 @@ from adapters.memory import InMemoryTaskQueue, InMemoryTaskStore
 from adapters.redis_connection import connection_class_for
 from adapters.redis_store import RedisKeys, RedisTaskQueue, RedisTaskStore
 from adapters.smtp_mailer import SmtpConfig, SmtpMailer
+from adapters.task_ids import RandomUuids
 from application.deliver_email import DeliverEmail
 from application.get_task_status import GetTaskStatus
 from application.list_tasks import ListTasks
@@ -46,10 +47,6 @@ T = TypeVar("T")
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def new_task_id() -> str:
-    return str(uuid.uuid4())
 
 
 def consumer_name() -> str:
@@ -120,7 +117,7 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
     clock = providers.Object(utc_now)
-    ids = providers.Object(new_task_id)
+    ids = providers.Singleton(RandomUuids)
 
     redis_client = providers.Resource(
         open_redis, url=config.redis_url, timeout_s=config.redis_timeout_seconds

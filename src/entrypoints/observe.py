@@ -77,6 +77,8 @@ class ObservedStore:
 
     def _accepted(self, tasks: Sequence[Task]) -> None:
         self._metrics.accepted.inc(len(tasks))
+        if not log.isEnabledFor(logging.INFO):  # skip masking addresses for nothing
+            return
         if len(tasks) == 1:
             recipient = logging_setup.mask_addresses(tasks[0].email.to)
             log.info("task accepted", extra={"task_id": tasks[0].id, "recipient": recipient})
