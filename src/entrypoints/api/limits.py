@@ -15,8 +15,8 @@ class BodyTooLarge(HTTPException):
 class MaxBodySize:
     """ASGI middleware: 413 for a request body over ``max_bytes``.
 
-    A ``Content-Length`` over the limit is refused before reading; a chunked body is counted as
-    it arrives and refused as soon as it passes the limit.
+    A ``Content-Length`` over the limit is refused before reading; a body without one (chunked)
+    is counted as it arrives and refused as soon as it passes the limit.
     """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
@@ -27,8 +27,14 @@ class MaxBodySize:
         if scope["type"] != "http":
             await self._app(scope, receive, send)
             return
-        if _declared_length(scope) > self._max_bytes:
-            await _too_large(send, self._max_bytes)
+        declared = _declared_length(scope)
+        if declared is not None:
+            if declared > self._max_bytes:
+                await _too_large(send, self._max_bytes)
+                return
+            # The HTTP server reads exactly Content-Length bytes as the body (RFC 9112 §6.3), so a
+            # declared length within the limit needs no counting.
+            await self._app(scope, receive, send)
             return
         received = 0
 
@@ -44,14 +50,19 @@ class MaxBodySize:
         await self._app(scope, counting_receive, send)
 
 
-def _declared_length(scope: Scope) -> int:
+def _declared_length(scope: Scope) -> int | None:
+    """The ``Content-Length``; None without one, with one that is not a number, or alongside a
+    ``Transfer-Encoding`` (which would take precedence, RFC 9112 §6.3): then the body is counted."""
+    length = None
     for name, value in scope["headers"]:
+        if name == b"transfer-encoding":
+            return None
         if name == b"content-length":
             try:
-                return int(value)
+                length = int(value)
             except ValueError:
-                return 0
-    return 0
+                return None
+    return length
 
 
 async def _too_large(send: Send, max_bytes: int) -> None:
