@@ -1,6 +1,7 @@
 """The fake mailer: records what it sent, fails on request, can be slowed down."""
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -73,3 +74,15 @@ async def test_delay_slows_the_send_down() -> None:
     await mailer.send(EMAIL)
 
     assert loop.time() - started >= 0.05
+
+
+async def test_a_long_run_keeps_only_the_most_recent_emails() -> None:
+    mailer = FakeMailer(keep=3)
+    emails = [replace(EMAIL, message_id=f"<{n}@example.org>") for n in range(10)]
+
+    for email in emails:
+        await mailer.send(email)
+
+    assert 3 <= len(mailer.sent) <= 6
+    assert mailer.sent == emails[-len(mailer.sent) :]
+    assert mailer.attempts == emails[-len(mailer.attempts) :]
