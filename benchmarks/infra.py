@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -175,16 +176,34 @@ def _healthy(server: Pinned, base_url: str) -> bool:
         return False
 
 
-class SmtpSink:
-    """``benchmarks.smtp_sink`` (implementation ``impl``) on CPU ``cpu``; ``delivered()`` is its
-    message count."""
+@dataclass(frozen=True, slots=True)
+class SinkStats:
+    """What an SMTP sink counted so far, and its CPU seconds."""
 
-    def __init__(self, cpu: int, workdir: Path, impl: str = "minimal") -> None:
+    messages: int
+    connections: int
+    cpu_s: float
+
+
+class SmtpSink:
+    """``benchmarks.smtp_sink`` (implementation ``impl``) on CPU ``cpu``, offering STARTTLS with
+    ``tls_cert`` when given; ``delivered()`` is its message count, ``stats()`` its counts and
+    CPU seconds."""
+
+    def __init__(
+        self, cpu: int, workdir: Path, impl: str = "minimal", tls_cert: Path | None = None
+    ) -> None:
         self.port, self._stats_port = free_port(), free_port()
         command = [PYTHON, "-m", "benchmarks.smtp_sink", "--port", str(self.port)]
         command += ["--stats-port", str(self._stats_port), "--impl", impl]
+        if tls_cert is not None:
+            command += ["--tls-cert", str(tls_cert)]
         self._process = Pinned(command, cpu, workdir / "smtp-sink.log")
-        wait_until(self._listening, 15, "SMTP sink listening")
+        try:
+            wait_until(self._listening, 15, "SMTP sink listening")
+        except BaseException:
+            self._process.stop()
+            raise
 
     def _listening(self) -> bool:
         if not self._process.alive():
@@ -199,8 +218,12 @@ class SmtpSink:
         return cpu_seconds(self._process.pid)
 
     def delivered(self) -> int:
-        with socket.create_connection(("127.0.0.1", self._stats_port), timeout=5) as stats:
-            return int(stats.makefile().readline().split()[0])
+        return self.stats().messages
+
+    def stats(self) -> SinkStats:
+        with socket.create_connection(("127.0.0.1", self._stats_port), timeout=5) as connection:
+            messages, _, connections = connection.makefile().readline().split()
+        return SinkStats(int(messages), int(connections), self.cpu_seconds())
 
     def stop(self) -> None:
         self._process.stop()

@@ -20,7 +20,6 @@ Run from the repository root: ``.venv/bin/python -m benchmarks.smtp_pool``. Ever
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import tempfile
 import time
@@ -33,7 +32,6 @@ import trustme
 from adapters.smtp_mailer import SmtpConfig, SmtpMailer
 from benchmarks import infra
 from domain.message import Email
-from tests.integration.net import free_port
 
 HOST = "127.0.0.1"
 MODES = ("pooled", "fresh")
@@ -45,47 +43,6 @@ EMAIL = Email(
     message_id="<bench@example.org>",
     date=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
 )
-
-
-@dataclass(frozen=True, slots=True)
-class SinkStats:
-    messages: int
-    connections: int
-    cpu_s: float
-
-
-class Sink:
-    """``benchmarks.smtp_sink`` on CPU ``cpu``, offering STARTTLS with ``certificate_file``."""
-
-    def __init__(self, impl: str, cpu: int, certificate_file: Path, workdir: Path) -> None:
-        self.port, self._stats_port = free_port(), free_port()
-        command = [infra.PYTHON, "-m", "benchmarks.smtp_sink", "--port", str(self.port)]
-        command += ["--stats-port", str(self._stats_port), "--impl", impl]
-        command += ["--tls-cert", str(certificate_file)]
-        self._process = infra.Pinned(command, cpu, workdir / "smtp-sink.log")
-        try:
-            infra.wait_until(self._listening, 15, "SMTP sink listening")
-        except BaseException:
-            self._process.stop()
-            raise
-
-    def _listening(self) -> bool:
-        if not self._process.alive():
-            raise RuntimeError(f"SMTP sink exited:\n{self._process.output()}")
-        try:
-            self.stats()
-        except OSError:
-            return False
-        return True
-
-    def stats(self) -> SinkStats:
-        """Messages and connections so far, and the sink's CPU seconds."""
-        with socket.create_connection((HOST, self._stats_port), timeout=5) as connection:
-            messages, _, connections = connection.makefile().readline().split()
-        return SinkStats(int(messages), int(connections), infra.cpu_seconds(self._process.pid))
-
-    def stop(self) -> None:
-        self._process.stop()
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +74,7 @@ async def deliver(config: SmtpConfig, messages: int, concurrency: int) -> float:
     return time.perf_counter() - started
 
 
-async def one_round(sink: Sink, config: SmtpConfig, messages: int) -> Round:
+async def one_round(sink: infra.SmtpSink, config: SmtpConfig, messages: int) -> Round:
     before, cpu_before = sink.stats(), time.process_time()
     elapsed = await deliver(config, messages, config.pool_size)
     sender_cpu = time.process_time() - cpu_before
@@ -133,7 +90,7 @@ async def one_round(sink: Sink, config: SmtpConfig, messages: int) -> Round:
 
 
 async def measure(
-    sink: Sink, config: SmtpConfig, messages: int, rounds: int
+    sink: infra.SmtpSink, config: SmtpConfig, messages: int, rounds: int
 ) -> dict[str, list[Round]]:
     """``rounds`` rounds of each mode, alternating, after a warm-up of both."""
     configs = {"pooled": config, "fresh": replace(config, max_messages_per_connection=1)}
@@ -213,7 +170,7 @@ def main() -> None:
         ca_file, certificate_file = Path(tmp, "ca.pem"), Path(tmp, "server.pem")
         ca.cert_pem.write_to_path(str(ca_file))
         ca.issue_cert(HOST).private_key_and_cert_chain_pem.write_to_path(str(certificate_file))
-        sink = Sink(args.sink, args.sink_cpu, certificate_file, Path(tmp))
+        sink = infra.SmtpSink(args.sink_cpu, Path(tmp), args.sink, tls_cert=certificate_file)
         try:
             all_configs = configs(sink.port, ca_file, args.concurrency)
             results = {

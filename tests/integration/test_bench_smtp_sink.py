@@ -14,7 +14,8 @@ import aiosmtplib
 import pytest
 import pytest_asyncio
 import trustme
-from benchmarks.smtp_pool import EMAIL, Round, Sink, configs, summarize
+from benchmarks.infra import SmtpSink
+from benchmarks.smtp_pool import EMAIL, Round, configs, summarize
 from benchmarks.smtp_sink import Counter, MinimalSmtp
 
 from adapters.smtp_mailer import SmtpMailer
@@ -123,7 +124,7 @@ async def test_the_pool_benchmark_sink_process_counts_messages_and_connections(
     ca_file, certificate_file = tmp_path / "ca.pem", tmp_path / "server.pem"
     ca.cert_pem.write_to_path(str(ca_file))
     ca.issue_cert(HOST).private_key_and_cert_chain_pem.write_to_path(str(certificate_file))
-    sink = Sink(impl, 0, certificate_file, tmp_path)
+    sink = SmtpSink(0, tmp_path, impl, tls_cert=certificate_file)
     try:
         for security, config in configs(sink.port, ca_file, pool_size=1).items():
             before = await asyncio.to_thread(sink.stats)
