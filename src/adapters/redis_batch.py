@@ -24,9 +24,10 @@ from redis.exceptions import NoScriptError
 
 Call = tuple[Sequence[str], Sequence[str | int | float], "asyncio.Future[Any]"]
 
-_WRAPPER: Final = """
+_WRAPPER_HEAD: Final = """
 local function call(KEYS, ARGV)
-%s
+"""
+_WRAPPER_TAIL: Final = """
 end
 -- ARGV: number of calls n, then n pairs (number of keys, number of arguments), then every
 -- call's arguments in order; KEYS: every call's keys in order. Returns the n replies in order,
@@ -60,7 +61,7 @@ class CoalescedScript:
 
     def __init__(self, client: Redis, source: str) -> None:
         self._client = client
-        self._script = client.register_script(_WRAPPER % source)
+        self._script = client.register_script(_WRAPPER_HEAD + source + _WRAPPER_TAIL)
         self._waiting: list[Call] = []
         self._flusher: asyncio.Task[None] | None = None
 
