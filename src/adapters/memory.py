@@ -27,18 +27,35 @@ from application.ports import (
 from domain.errors import TaskNotFound
 from domain.task import Task, TaskStatus
 
-_Stored = tuple[bytes, bytes, int, str | None, str, tuple[int, str]]
+_Stored = tuple[bytes, bytes, int, str | None, str, int, str]
 """A kept task: its status part and email part as JSON (``adapters.codec``), then what listings
-and writes look at without decoding them: version, owner, status value and ``Position``'s order
-``(created_us, id)`` (compared in C). A plain tuple of bytes, strings and ints (not a named
-tuple: the collector untracks only exact tuples), indexed by the constants below."""
+and writes look at without decoding them: version, owner, status value and ``Position``'s two
+parts, ``created_us`` and id (compared in C through ``_ORDER``). A flat, exact tuple of bytes,
+strings and ints (not a named tuple, no nested tuple): CPython's collector stops tracking it at
+the first young collection after it is written. Indexed by the constants below."""
 
 _STATUS: Final = 0
 _EMAIL: Final = 1
 _VERSION: Final = 2
 _OWNER: Final = 3
 _STATE: Final = 4
-_ORDER: Final = 5
+_CREATED_US: Final = 5
+_ID: Final = 6
+_ORDER: Final = itemgetter(_CREATED_US, _ID)
+
+
+class _Tasks(dict[str, _Stored]):
+    """The kept tasks by id: a dict the garbage collector tracks for good.
+
+    CPython stops tracking an exact dict whose values are all untracked (at a full collection)
+    and tracks it again, as a new object in the youngest generation, when a tracked value is
+    written: a new task's tuple is, until the next young collection. Each such round made the
+    next young and middle collections walk the whole store (about 60 ms at 1,000,000 tasks).
+    The collector never untracks a dict subclass, so this one stays where it is: frozen with
+    everything else alive at start-up (``entrypoints.gc_tuning``), never walked at all.
+    """
+
+    __slots__ = ()
 
 
 class InMemoryTaskQueue:
@@ -121,10 +138,11 @@ class InMemoryTaskStore:
     each call (fine for the development store; the Redis store keeps sorted indexes).
 
     Each task is kept as its two JSON parts (``adapters.codec``, as the Redis store keeps it)
-    plus a tuple of plain values for listings, not as objects: bytes, strings and tuples of them
-    are not tracked by CPython's cyclic garbage collector, so a store of 100,000 tasks adds no
-    work to the collections that run while requests come in (stored as objects, each 30,000
-    tasks set off a pause of 10 to 45 ms, growing with the store; docs/benchmarks.md).
+    plus plain values for listings, in one flat tuple, not as objects: CPython's cyclic garbage
+    collector stops tracking such a tuple, and the dict holding them (``_Tasks``) is frozen at
+    start-up, so a store of any size adds no work to the collections that run while requests
+    come in (stored as objects, each 30,000 tasks set off a pause of 10 to 45 ms growing with
+    the store; docs/benchmarks.md, "Garbage collector").
 
     At most ``max_tasks`` tasks are kept: to make room, the tasks that finished longest ago are
     forgotten first (before their TTL); when every kept task is still unfinished, ``add_all``
@@ -146,7 +164,7 @@ class InMemoryTaskStore:
         self._queue = queue
         self._clock = clock
         self._ttl = timedelta(seconds=ttl_s)
-        self._tasks: dict[str, _Stored] = {}
+        self._tasks = _Tasks()
         self._expiries: deque[tuple[datetime, str]] = deque()
         self._expires_at: dict[str, datetime] = {}
         self._records = _Records(clock, timedelta(seconds=idempotency_ttl_s))
@@ -212,10 +230,10 @@ class InMemoryTaskStore:
         )
         if after is not None:
             bound = (after.created_us, after.task_id)
-            candidates = (stored for stored in candidates if stored[_ORDER] < bound)
-        newest = heapq.nlargest(limit + 1, candidates, key=itemgetter(_ORDER))
+            candidates = (stored for stored in candidates if _ORDER(stored) < bound)
+        newest = heapq.nlargest(limit + 1, candidates, key=_ORDER)
         page = tuple(summary_from_json(stored[_STATUS]) for stored in newest[:limit])
-        next_position = Position(*newest[limit - 1][_ORDER]) if len(newest) > limit else None
+        next_position = Position(*_ORDER(newest[limit - 1])) if len(newest) > limit else None
         return TaskPage(page, next_position)
 
     def _stored(self, task_id: str) -> _Stored:
@@ -264,7 +282,8 @@ def _stored(task: Task, email: bytes) -> _Stored:
         task.version,
         task.owner,
         task.status.value,
-        (position.created_us, position.task_id),
+        position.created_us,
+        position.task_id,
     )
 
 
