@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from application.errors import StoreUnavailable
 from application.ports import Lease, TaskQueue
@@ -24,8 +25,16 @@ class DeliveryWorker:
 
     On stop it reads nothing more, waits up to ``grace_s`` seconds for deliveries in flight, then
     cancels the rest; their entries stay unacknowledged for another worker to reclaim.
-    ``visibility_timeout_s`` is the queue's; ``backoff_max_s`` caps the pause after the queue
-    could not be reached (it doubles from 0.1 s on each consecutive failure).
+    ``visibility_timeout_s`` is the queue's; ``poll_s`` bounds one blocking ``receive`` (seconds);
+    ``backoff_max_s`` caps the pause after the queue could not be reached (it doubles from 0.1 s
+    on each consecutive failure).
+
+    The loop costs few event-loop iterations per refill, because in ``serve`` it shares one loop
+    with the HTTP server, whose iterations each answer up to one request per connection: it first
+    asks the queue for entries already waiting (``receive(n, 0)``, which needs no suspension in
+    the memory queue and no ``BLOCK`` in Redis) and blocks (racing ``stop``) only when there were
+    none; a full worker waits on one future that the first delivery to finish resolves; a lease
+    is extended from a timer (``loop.call_later``), not from a task per delivery.
     """
 
     def __init__(
@@ -49,19 +58,32 @@ class DeliveryWorker:
         self._poll_s = poll_s
         self._backoff_max_s = backoff_max_s
         self._in_flight: set[asyncio.Task[None]] = set()
+        self._slot_freed: asyncio.Future[None] | None = None
 
     @property
     def in_flight(self) -> int:
         return len(self._in_flight)
 
     async def run(self, stop: asyncio.Event) -> None:
+        stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
+        stopping.add_done_callback(lambda _: self._wake())
+        try:
+            await self._run(stop, stopping)
+        finally:
+            stopping.cancel()
+        await self._drain()
+
+    async def _run(self, stop: asyncio.Event, stopping: "asyncio.Future[Any]") -> None:
         failures = 0
         while not stop.is_set():
-            if len(self._in_flight) >= self._concurrency:
-                await self._until_a_slot_frees_or(stop)
+            free = self._concurrency - len(self._in_flight)
+            if free < 1:
+                # Woken by the first delivery to finish, or by stop.
+                self._slot_freed = asyncio.get_running_loop().create_future()
+                await self._slot_freed
                 continue
             try:
-                leases = await self._receive(stop)
+                leases = await self._queue.receive(free, 0.0) or await self._receive(free, stopping)
             except StoreUnavailable as exc:
                 failures += 1
                 pause = min(self._backoff_max_s, 0.1 * 2 ** min(failures, 10))
@@ -71,15 +93,11 @@ class DeliveryWorker:
             failures = 0
             for lease in leases:
                 self._start(lease)
-        await self._drain()
 
-    async def _receive(self, stop: asyncio.Event) -> list[Lease]:
-        receiving = asyncio.ensure_future(
-            self._queue.receive(self._concurrency - len(self._in_flight), self._poll_s)
-        )
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({receiving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
+    async def _receive(self, free: int, stopping: "asyncio.Future[Any]") -> list[Lease]:
+        receiving = asyncio.ensure_future(self._queue.receive(free, self._poll_s))
+        racing: set[asyncio.Future[Any]] = {receiving, stopping}
+        await asyncio.wait(racing, return_when=asyncio.FIRST_COMPLETED)
         if not receiving.done():
             # Stopping while the queue was blocked waiting for entries: whatever it would have
             # leased stays in the queue (an entry leased but not handled is reclaimed later).
@@ -89,18 +107,21 @@ class DeliveryWorker:
             return []
         return list(receiving.result())
 
-    async def _until_a_slot_frees_or(self, stop: asyncio.Event) -> None:
-        stopping = asyncio.ensure_future(stop.wait())
-        await asyncio.wait({*self._in_flight, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        stopping.cancel()
-
     def _start(self, lease: Lease) -> None:
         task = asyncio.create_task(self._handle(lease), name=f"deliver:{lease.task_id}")
         self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: "asyncio.Task[None]") -> None:
+        self._in_flight.discard(task)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._slot_freed is not None and not self._slot_freed.done():
+            self._slot_freed.set_result(None)
 
     async def _handle(self, lease: Lease) -> None:
-        extender = asyncio.create_task(self._keep_extending(lease))
+        extension = _LeaseExtension(self._queue, lease, self._extend_every_s)
         try:
             await self._deliver(lease)
             await self._queue.ack(lease)
@@ -115,15 +136,11 @@ class DeliveryWorker:
                 "delivery failed; entry left for reclaim", extra={"task_id": lease.task_id}
             )
         finally:
-            extender.cancel()
-
-    async def _keep_extending(self, lease: Lease) -> None:
-        while True:
-            await asyncio.sleep(self._extend_every_s)
-            try:
-                await self._queue.extend(lease)
-            except StoreUnavailable as exc:
-                log.warning("could not extend lease: %s", exc, extra={"task_id": lease.task_id})
+            extension.stop()
+            # Free the slot now rather than from the done callback, one loop iteration later.
+            current = asyncio.current_task()
+            if current is not None:
+                self._finished(current)
 
     async def _drain(self) -> None:
         if not self._in_flight:
@@ -136,6 +153,38 @@ class DeliveryWorker:
             task.cancel()
         if pending:
             await asyncio.wait(pending)
+
+
+class _LeaseExtension:
+    """Extends ``lease`` every ``every_s`` seconds until ``stop()``: a timer that starts one
+    ``queue.extend`` at a time and re-arms when it returns."""
+
+    def __init__(self, queue: TaskQueue, lease: Lease, every_s: float) -> None:
+        self._queue = queue
+        self._lease = lease
+        self._every_s = every_s
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = self._loop.call_later(every_s, self._due)
+        self._extending: asyncio.Task[None] | None = None
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._extending is not None:
+            self._extending.cancel()
+
+    def _due(self) -> None:
+        self._timer = None
+        self._extending = self._loop.create_task(self._extend())
+
+    async def _extend(self) -> None:
+        try:
+            await self._queue.extend(self._lease)
+        except StoreUnavailable as exc:
+            log.warning("could not extend lease: %s", exc, extra={"task_id": self._lease.task_id})
+        self._extending = None
+        self._timer = self._loop.call_later(self._every_s, self._due)
 
 
 async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:

@@ -16,8 +16,14 @@ class ScriptedQueue:
         self.failures = failures
         self.acked: list[str] = []
         self.extended: list[str] = []
+        self.receives: list[tuple[float, int]] = []  # (wait_s, leases handed out)
 
     async def receive(self, max_count: int, wait_s: float) -> Sequence[Lease]:
+        taken = await self._receive(max_count, wait_s)
+        self.receives.append((wait_s, len(taken)))
+        return taken
+
+    async def _receive(self, max_count: int, wait_s: float) -> Sequence[Lease]:
         if self.failures:
             self.failures -= 1
             raise StoreUnavailable("redis down")
@@ -80,8 +86,67 @@ async def test_a_slow_delivery_keeps_extending_its_lease() -> None:
         queue=queue, deliver=deliver, concurrency=1, visibility_timeout_s=0.15, grace_s=1
     )
     await run_until(worker, done)
+    await asyncio.sleep(0.01)
     assert len(queue.extended) >= 3
     assert queue.acked == ["t0"]
+    extended = len(queue.extended)
+    await asyncio.sleep(0.15)  # three extension periods after the delivery: none happens
+    assert len(queue.extended) == extended
+
+
+async def test_waiting_entries_are_leased_without_blocking_and_only_an_empty_queue_blocks() -> None:
+    queue = ScriptedQueue(leases(10))
+    all_done = asyncio.Event()
+
+    async def deliver(lease: Lease) -> None:
+        await asyncio.sleep(0)
+        if len(queue.acked) == 9:
+            all_done.set()
+
+    worker = DeliveryWorker(
+        queue=queue, deliver=deliver, concurrency=3, visibility_timeout_s=60, grace_s=1, poll_s=0.01
+    )
+    await run_until(worker, all_done)
+    handed_out = [wait_s for wait_s, count in queue.receives if count]
+    assert sum(count for _, count in queue.receives) == 10
+    assert handed_out
+    assert set(handed_out) == {0.0}
+    # Each blocking receive came right after a non-blocking one that found nothing.
+    for index, (wait_s, _) in enumerate(queue.receives):
+        if wait_s:
+            assert wait_s == 0.01
+            assert queue.receives[index - 1] == (0.0, 0)
+
+
+async def test_a_full_worker_starts_the_next_delivery_as_soon_as_one_finishes() -> None:
+    queue = ScriptedQueue(leases(3))
+    release = [asyncio.Event() for _ in range(3)]
+    started: list[str] = []
+    third_started = asyncio.Event()
+
+    async def deliver(lease: Lease) -> None:
+        started.append(lease.task_id)
+        if len(started) == 3:
+            third_started.set()
+        await release[int(lease.task_id[1:])].wait()
+
+    worker = DeliveryWorker(
+        queue=queue, deliver=deliver, concurrency=2, visibility_timeout_s=60, grace_s=1
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert started == ["t0", "t1"]
+    release[1].set()
+    await asyncio.wait_for(third_started.wait(), timeout=1)
+    assert started == ["t0", "t1", "t2"]
+    assert worker.in_flight == 2
+    release[0].set()
+    release[2].set()
+    stop.set()
+    await asyncio.wait_for(running, timeout=5)
+    assert sorted(queue.acked) == ["t0", "t1", "t2"]
 
 
 async def test_a_failed_delivery_is_not_acked_and_the_worker_goes_on() -> None:
