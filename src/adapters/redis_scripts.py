@@ -72,6 +72,12 @@ return {1}
 """
 )
 
+READ_STATUS: Final = """
+return redis.call('HGET', KEYS[1], 'status')
+"""
+"""KEYS: the task hash. The status part, or nil for a task not stored (or expired). Run through
+``redis_batch.CoalescedScript``: the status reads of concurrent requests share one round trip."""
+
 SAVE_TASK: Final = """
 -- KEYS: task hash, delayed zset, then the owner's pending, processing, completed and failed
 --   indexes.

@@ -69,6 +69,7 @@ class RedisTaskStore:
         self._idempotency_ttl_ms = max(1, round(idempotency_ttl_s * 1000))
         self._list_scan_extra = list_scan_extra
         self._add = CoalescedScript(client, scripts.ADD_TASKS)
+        self._read_status = CoalescedScript(client, scripts.READ_STATUS)
         self._intake_indexes: dict[str | None, tuple[str, ...]] = {}  # per owner (API key)
         self._save = client.register_script(scripts.SAVE_TASK)
         self._list = client.register_script(scripts.LIST_TASKS)
@@ -122,10 +123,12 @@ class RedisTaskStore:
         return task_from_parts(status, email)
 
     async def summary(self, task_id: str) -> TaskSummary:
-        """The status part alone (``HGET``; the email is not read). Raises ``TaskNotFound``,
-        ``StoreUnavailable``; a status part ``adapters.codec`` cannot read raises ``ValueError``."""
+        """The status part alone (``HGET``; the email is not read), read together with the
+        concurrent requests' (Lua, ``redis_batch.CoalescedScript``: one ``EVALSHA`` per group).
+        Raises ``TaskNotFound``, ``StoreUnavailable``; a status part ``adapters.codec`` cannot read
+        raises ``ValueError``."""
         with unavailable_on_redis_errors():
-            status = await self._client.hget(self._keys.task(task_id), "status")
+            status = await self._read_status([self._keys.task(task_id)], ())
         if status is None:
             raise TaskNotFound(task_id)
         return summary_from_json(status)

@@ -8,7 +8,8 @@ import pytest
 from redis.asyncio import Redis
 
 from application.errors import StoreUnavailable
-from application.ports import IdempotencyClaim
+from application.ports import IdempotencyClaim, TaskSummary
+from domain.errors import TaskNotFound
 from domain.task import Task, TaskStatus
 from tests.integration.store_helpers import KEYS, count_round_trips, new_task, redis_store
 
@@ -162,6 +163,29 @@ async def test_concurrent_intakes_share_round_trips_and_each_gets_its_own_answer
     stored = await asyncio.gather(*(store.get(task.id) for task in tasks))
     assert [task.id for task in stored] == [task.id for task in tasks]
     assert await redis_client.xlen(KEYS.queue) == 51
+
+
+async def test_concurrent_status_reads_share_round_trips_and_each_gets_its_own_task(
+    redis_client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = redis_store(redis_client)
+    tasks = owned(30)
+    await store.add_all(tasks)
+    started = tasks[7].start_attempt(tasks[7].created_at)
+    await store.save(started)
+    with pytest.raises(TaskNotFound):
+        await store.summary("no-such-task")  # loads the script
+    sent = count_round_trips(redis_client, monkeypatch)
+
+    wanted = [task.id for task in tasks] + ["no-such-task"]
+    results = await asyncio.gather(*(store.summary(i) for i in wanted), return_exceptions=True)
+
+    assert all(trip == ["EVALSHA"] for trip in sent)
+    assert len(sent) < len(wanted)  # read together, not one round trip each
+    summaries = [result for result in results if isinstance(result, TaskSummary)]
+    assert [summary.id for summary in summaries] == [task.id for task in tasks]
+    assert results[7] == TaskSummary.of(started)
+    assert isinstance(results[-1], TaskNotFound)
 
 
 async def test_a_call_that_fails_in_a_group_fails_alone(redis_client: Redis) -> None:

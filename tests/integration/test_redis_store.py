@@ -124,6 +124,7 @@ async def test_every_call_fails_fast_with_store_unavailable_while_redis_is_down(
     calls: list[Callable[[], Awaitable[object]]] = [
         lambda: store.add(new_task()),
         lambda: store.get(task.id),
+        lambda: store.summary(task.id),
         lambda: store.save(task.start_attempt(task.created_at)),
         lambda: queue.receive(1, 1.0),
         lambda: queue.ack(lease),
