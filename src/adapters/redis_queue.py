@@ -15,6 +15,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ResponseError
 
 from adapters import redis_scripts as scripts
+from adapters.redis_batch import CoalescedScript
 from adapters.redis_support import (
     RedisKeys,
     as_text,
@@ -63,7 +64,7 @@ class RedisTaskQueue:
         self._reclaim_cursor = _SCAN_DONE
         self._max_block_s = _max_block_s(client)
         self._promote: AsyncScript = client.register_script(scripts.PROMOTE_DUE)
-        self._ack: AsyncScript = client.register_script(scripts.ACK_IF_OWNER)
+        self._ack = CoalescedScript(client, scripts.ACK_IF_OWNER)
         self._extend: AsyncScript = client.register_script(scripts.EXTEND_IF_OWNER)
 
     async def ensure_group(self) -> None:
@@ -96,8 +97,9 @@ class RedisTaskQueue:
 
     async def ack(self, lease: Lease) -> None:
         """Acknowledge and delete the entry (Lua: ``XPENDING``, ``XACK``, ``XDEL``), if this
-        consumer still holds it: an entry another worker reclaimed stays with that worker.
-        Raises ``StoreUnavailable``."""
+        consumer still holds it: an entry another worker reclaimed stays with that worker. The
+        acknowledgements of concurrent deliveries share a round trip
+        (``redis_batch.CoalescedScript``). Raises ``StoreUnavailable``."""
         await self._if_owner(self._ack, lease)
 
     async def extend(self, lease: Lease) -> None:
@@ -162,7 +164,7 @@ class RedisTaskQueue:
         wait_s = min(wait_s, self._max_block_s)
         return max(1, round(wait_s * 1000)) if wait_s > 0 else None
 
-    async def _if_owner(self, script: AsyncScript, lease: Lease) -> None:
+    async def _if_owner(self, script: AsyncScript | CoalescedScript, lease: Lease) -> None:
         args = [self._keys.group, lease.entry_id, self._consumer]
         with unavailable_on_redis_errors():
             try:

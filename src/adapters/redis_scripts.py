@@ -78,6 +78,12 @@ return redis.call('HGET', KEYS[1], 'status')
 """KEYS: the task hash. The status part, or nil for a task not stored (or expired). Run through
 ``redis_batch.CoalescedScript``: the status reads of concurrent requests share one round trip."""
 
+READ_TASK: Final = """
+return redis.call('HMGET', KEYS[1], 'status', 'email')
+"""
+"""KEYS: the task hash. Its status and email parts (each nil when the task is not stored). Run
+through ``redis_batch.CoalescedScript``, as ``READ_STATUS``."""
+
 SAVE_TASK: Final = """
 -- KEYS: task hash, delayed zset, then the owner's pending, processing, completed and failed
 --   indexes.

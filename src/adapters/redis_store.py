@@ -70,8 +70,9 @@ class RedisTaskStore:
         self._list_scan_extra = list_scan_extra
         self._add = CoalescedScript(client, scripts.ADD_TASKS)
         self._read_status = CoalescedScript(client, scripts.READ_STATUS)
+        self._read_task = CoalescedScript(client, scripts.READ_TASK)
         self._intake_indexes: dict[str | None, tuple[str, ...]] = {}  # per owner (API key)
-        self._save = client.register_script(scripts.SAVE_TASK)
+        self._save = CoalescedScript(client, scripts.SAVE_TASK)
         self._list = client.register_script(scripts.LIST_TASKS)
 
     async def add(self, task: Task) -> None:
@@ -114,10 +115,11 @@ class RedisTaskStore:
         return record_from_json(reply[1])
 
     async def get(self, task_id: str) -> Task:
-        """The stored task (``HMGET``). Raises ``TaskNotFound``, ``StoreUnavailable``; a hash that
-        ``adapters.codec`` cannot read raises ``ValueError``."""
+        """The stored task (``HMGET``, read together with concurrent calls' as ``summary``).
+        Raises ``TaskNotFound``, ``StoreUnavailable``; a hash that ``adapters.codec`` cannot read
+        raises ``ValueError``."""
         with unavailable_on_redis_errors():
-            status, email = await self._client.hmget(self._keys.task(task_id), ["status", "email"])
+            status, email = await self._read_task([self._keys.task(task_id)], ())
         if status is None or email is None:
             raise TaskNotFound(task_id)
         return task_from_parts(status, email)
@@ -137,7 +139,8 @@ class RedisTaskStore:
         """Compare-and-set the status part of ``task`` against version ``task.version - 1`` (Lua:
         ``HMGET``, ``HSET``), and in the same script ``ZADD`` a pending retry to the delayed set
         (score: ``next_attempt_at`` in epoch seconds) or ``PEXPIRE`` a terminal task after the TTL
-        (any other status: ``PERSIST``), and move the task to its new status's owner index.
+        (any other status: ``PERSIST``), and move the task to its new status's owner index. The
+        saves of concurrent deliveries share a round trip (``redis_batch.CoalescedScript``).
 
         Raises ``ConcurrentUpdate``, ``TaskNotFound``, ``StoreUnavailable``.
         """

@@ -11,7 +11,13 @@ from application.errors import StoreUnavailable
 from application.ports import IdempotencyClaim, TaskSummary
 from domain.errors import TaskNotFound
 from domain.task import Task, TaskStatus
-from tests.integration.store_helpers import KEYS, count_round_trips, new_task, redis_store
+from tests.integration.store_helpers import (
+    KEYS,
+    count_round_trips,
+    new_task,
+    redis_queue,
+    redis_store,
+)
 
 TTL_S = 0.3
 
@@ -186,6 +192,32 @@ async def test_concurrent_status_reads_share_round_trips_and_each_gets_its_own_t
     assert [summary.id for summary in summaries] == [task.id for task in tasks]
     assert results[7] == TaskSummary.of(started)
     assert isinstance(results[-1], TaskNotFound)
+
+
+async def test_concurrent_deliveries_share_round_trips_for_reads_saves_and_acks(
+    redis_client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, queue = redis_store(redis_client), redis_queue(redis_client)
+    await queue.ensure_group()
+    first, *tasks = owned(21)
+    await store.add_all([first, *tasks])
+    first_lease, *leases = await queue.receive(21, 1.0)
+    # One call of each first: each script is loaded once (NOSCRIPT, SCRIPT LOAD, EVALSHA).
+    await store.save((await store.get(first.id)).start_attempt(first.created_at))
+    await queue.ack(first_lease)
+    sent = count_round_trips(redis_client, monkeypatch)
+
+    read = await asyncio.gather(*(store.get(task.id) for task in tasks))
+    started = [task.start_attempt(task.created_at) for task in read]
+    await asyncio.gather(*(store.save(task) for task in started))
+    await asyncio.gather(*(queue.ack(lease) for lease in leases))
+    trips = list(sent)
+
+    assert all(trip == ["EVALSHA"] for trip in trips)
+    assert len(trips) < 3 * 20 / 2  # 60 calls: at most about one round trip in two
+    assert read == tasks
+    assert [(await store.get(task.id)).status for task in tasks] == [TaskStatus.PROCESSING] * 20
+    assert await redis_client.xlen(KEYS.queue) == 0  # every entry acknowledged and deleted
 
 
 async def test_a_call_that_fails_in_a_group_fails_alone(redis_client: Redis) -> None:
