@@ -13,6 +13,12 @@ that raises an error (``redis.call`` failing) fails alone, through ``pcall``: it
 ``ResponseError``, the others their replies. As with a single script, writes a failing call made
 before its error stay. One ``EVALSHA`` per group instead of one per call costs about 8 us of
 client CPU per call instead of 23 us here (docs/benchmarks.md, "Redis client").
+
+Each call is bounded as a single command is: by the client's ``socket_timeout``, counted from the
+call, not from when its group is sent (a call queued behind a group that hangs would otherwise
+wait for that group's timeout and then for its own). A call whose caller stopped waiting before
+its group was sent (timed out or cancelled) is never sent; one already sent may still run, as a
+single command whose reply was lost may have.
 """
 
 import asyncio
@@ -20,7 +26,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from redis.asyncio import Redis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, ResponseError
 
 Call = tuple[Sequence[str], Sequence[str | int | float], "asyncio.Future[Any]"]
 
@@ -62,6 +68,8 @@ class CoalescedScript:
     def __init__(self, client: Redis, source: str) -> None:
         self._client = client
         self._script = client.register_script(_WRAPPER_HEAD + source + _WRAPPER_TAIL)
+        timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
+        self._timeout_s: float | None = float(timeout) if timeout else None
         self._waiting: list[Call] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -70,7 +78,9 @@ class CoalescedScript:
         self._waiting.append((keys, args, future))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
-        return await future
+        # TimeoutError is an OSError, as redis-py's own timeouts are turned into.
+        async with asyncio.timeout(self._timeout_s):
+            return await future
 
     async def _flush(self) -> None:
         try:
@@ -81,6 +91,9 @@ class CoalescedScript:
             self._flusher = None
 
     async def _send(self, batch: list[Call]) -> None:
+        batch = [call for call in batch if not call[2].done()]  # callers still waiting
+        if not batch:
+            return
         counts: list[int] = []
         keys: list[str] = []
         args: list[str | int | float] = []
@@ -97,6 +110,9 @@ class CoalescedScript:
                 replies = await self._client.evalsha(sha, len(keys), *arguments)
         except Exception as exc:  # the connection failed: no call of the batch has a reply
             replies = [exc] * len(batch)
+        if len(replies) != len(batch):  # a call returned nil, which ends a Lua array early
+            error = ResponseError(f"{len(replies)} replies to a group of {len(batch)} calls")
+            replies = [error] * len(batch)
         for (_, _, future), reply in zip(batch, replies, strict=True):
             _settle(future, reply)
 

@@ -33,8 +33,9 @@ class DeliveryWorker:
     with the HTTP server, whose iterations each answer up to one request per connection: it first
     asks the queue for entries already waiting (``receive(n, 0)``, which needs no suspension in
     the memory queue and no ``BLOCK`` in Redis) and blocks (racing ``stop``) only when there were
-    none; a full worker waits on one future that the first delivery to finish resolves; a lease
-    is extended from a timer (``loop.call_later``), not from a task per delivery.
+    none and ``stop`` is still clear; a full worker waits on one future that the first delivery
+    to finish resolves; a lease is extended from a timer (``loop.call_later``), not from a task
+    per delivery.
     """
 
     def __init__(
@@ -59,23 +60,25 @@ class DeliveryWorker:
         self._backoff_max_s = backoff_max_s
         self._in_flight: set[asyncio.Task[None]] = set()
         self._slot_freed: asyncio.Future[None] | None = None
+        self._stopping: asyncio.Future[Any] | None = None
 
     @property
     def in_flight(self) -> int:
         return len(self._in_flight)
 
     async def run(self, stop: asyncio.Event) -> None:
-        stopping: asyncio.Future[Any] = asyncio.ensure_future(stop.wait())
-        stopping.add_done_callback(lambda _: self._wake())
         try:
-            await self._run(stop, stopping)
+            await self._run(stop)
         finally:
-            stopping.cancel()
+            if self._stopping is not None:
+                self._stopping.cancel()
+                self._stopping = None
         await self._drain()
 
-    async def _run(self, stop: asyncio.Event, stopping: "asyncio.Future[Any]") -> None:
+    async def _run(self, stop: asyncio.Event) -> None:
         failures = 0
         while not stop.is_set():
+            stopping = self._watch(stop)
             free = self._concurrency - len(self._in_flight)
             if free < 1:
                 # Woken by the first delivery to finish, or by stop.
@@ -83,7 +86,9 @@ class DeliveryWorker:
                 await self._slot_freed
                 continue
             try:
-                leases = await self._queue.receive(free, 0.0) or await self._receive(free, stopping)
+                leases = await self._queue.receive(free, 0.0)
+                if not leases and not stop.is_set():
+                    leases = await self._receive(free, stopping)
             except StoreUnavailable as exc:
                 failures += 1
                 pause = min(self._backoff_max_s, 0.1 * 2 ** min(failures, 10))
@@ -106,6 +111,14 @@ class DeliveryWorker:
                 await receiving
             return []
         return list(receiving.result())
+
+    def _watch(self, stop: asyncio.Event) -> "asyncio.Future[Any]":
+        """A future done once ``stop`` is set, which also wakes a full worker; a new one if the
+        event was set and cleared since the last."""
+        if self._stopping is None or self._stopping.done():
+            self._stopping = asyncio.ensure_future(stop.wait())
+            self._stopping.add_done_callback(lambda _: self._wake())
+        return self._stopping
 
     def _start(self, lease: Lease) -> None:
         task = asyncio.create_task(self._handle(lease), name=f"deliver:{lease.task_id}")

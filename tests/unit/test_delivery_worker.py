@@ -17,8 +17,10 @@ class ScriptedQueue:
         self.acked: list[str] = []
         self.extended: list[str] = []
         self.receives: list[tuple[float, int]] = []  # (wait_s, leases handed out)
+        self.calls = 0  # receives started, cancelled ones included
 
     async def receive(self, max_count: int, wait_s: float) -> Sequence[Lease]:
+        self.calls += 1
         taken = await self._receive(max_count, wait_s)
         self.receives.append((wait_s, len(taken)))
         return taken
@@ -202,3 +204,46 @@ async def test_stopping_lets_deliveries_finish_within_the_grace_period(
     await run_until(worker, started)
     assert queue.acked == acked
     assert worker.in_flight == 0
+
+
+async def test_a_stop_during_the_non_blocking_receive_starts_no_blocking_one() -> None:
+    stop = asyncio.Event()
+
+    class StoppingQueue(ScriptedQueue):
+        async def _receive(self, max_count: int, wait_s: float) -> Sequence[Lease]:
+            if wait_s == 0:
+                stop.set()  # e.g. SIGTERM while the read was on its way
+            return await super()._receive(max_count, wait_s)
+
+    queue = StoppingQueue([])
+
+    async def deliver(lease: Lease) -> None:
+        raise AssertionError("nothing to deliver")
+
+    worker = DeliveryWorker(
+        queue=queue, deliver=deliver, concurrency=2, visibility_timeout_s=60, grace_s=1
+    )
+    await asyncio.wait_for(worker.run(stop), timeout=5)
+    assert queue.receives == [(0.0, 0)]
+    assert queue.calls == 1  # no blocking receive started (it could lease an entry)
+
+
+async def test_a_stop_event_set_and_cleared_leaves_a_worker_that_still_waits_for_entries() -> None:
+    queue = ScriptedQueue([])
+
+    async def deliver(lease: Lease) -> None:
+        raise AssertionError("nothing to deliver")
+
+    worker = DeliveryWorker(
+        queue=queue, deliver=deliver, concurrency=2, visibility_timeout_s=60, grace_s=1, poll_s=0.05
+    )
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await asyncio.sleep(0.01)
+    stop.set()
+    stop.clear()  # before the worker looked: it goes on
+    await asyncio.sleep(0.3)
+    stop.set()
+    await asyncio.wait_for(running, timeout=5)
+    # Blocking receives of up to 10 ms each (ScriptedQueue), not a spin of instant ones.
+    assert queue.calls < 100
