@@ -14,11 +14,11 @@ that raises an error (``redis.call`` failing) fails alone, through ``pcall``: it
 before its error stay. One ``EVALSHA`` per group instead of one per call costs about 8 us of
 client CPU per call instead of 23 us here (docs/benchmarks.md, "Redis client").
 
-Each call is bounded as a single command is: by the client's ``socket_timeout``, counted from the
-call, not from when its group is sent (a call queued behind a group that hangs would otherwise
-wait for that group's timeout and then for its own). A call whose caller stopped waiting before
-its group was sent (timed out or cancelled) is never sent; one already sent may still run, as a
-single command whose reply was lost may have.
+Against a Redis that does not answer, a call waits no longer than a single command would (the
+client's ``socket_timeout``): when a group fails, the calls queued behind it fail with it instead
+of being sent in turn (each would otherwise wait for the group's timeout and then for its own).
+A call whose caller stopped waiting before its group was sent (cancelled) is never sent; one
+already sent may still run, as a single command whose reply was lost may have.
 """
 
 import asyncio
@@ -26,7 +26,9 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 Call = tuple[Sequence[str], Sequence[str | int | float], "asyncio.Future[Any]"]
 
@@ -68,8 +70,6 @@ class CoalescedScript:
     def __init__(self, client: Redis, source: str) -> None:
         self._client = client
         self._script = client.register_script(_WRAPPER_HEAD + source + _WRAPPER_TAIL)
-        timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
-        self._timeout_s: float | None = float(timeout) if timeout else None
         self._waiting: list[Call] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -78,9 +78,7 @@ class CoalescedScript:
         self._waiting.append((keys, args, future))
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush())
-        # TimeoutError is an OSError, as redis-py's own timeouts are turned into.
-        async with asyncio.timeout(self._timeout_s):
-            return await future
+        return await future
 
     async def _flush(self) -> None:
         try:
@@ -94,6 +92,23 @@ class CoalescedScript:
         batch = [call for call in batch if not call[2].done()]  # callers still waiting
         if not batch:
             return
+        try:
+            replies = list(await self._evalsha(batch))
+        except Exception as exc:  # the connection failed: no call of the batch has a reply
+            replies = [exc] * len(batch)
+            if isinstance(exc, (RedisTimeoutError, RedisConnectionError, OSError)):
+                # Redis did not answer in time, or could not be reached: the calls queued
+                # meanwhile fail with the group rather than wait for a timeout of their own.
+                queued, self._waiting = self._waiting, []
+                for _, _, future in queued:
+                    _settle(future, exc)
+        if len(replies) != len(batch):  # a call returned nil, which ends a Lua array early
+            error = ResponseError(f"{len(replies)} replies to a group of {len(batch)} calls")
+            replies = [error] * len(batch)
+        for (_, _, future), reply in zip(batch, replies, strict=True):
+            _settle(future, reply)
+
+    async def _evalsha(self, batch: list[Call]) -> Any:
         counts: list[int] = []
         keys: list[str] = []
         args: list[str | int | float] = []
@@ -103,18 +118,10 @@ class CoalescedScript:
             args += call_args
         sha, arguments = self._script.sha, (*keys, len(batch), *counts, *args)
         try:
-            try:
-                replies = await self._client.evalsha(sha, len(keys), *arguments)
-            except NoScriptError:  # the server restarted: nothing ran; load and send again
-                await self._client.script_load(self._script.script)
-                replies = await self._client.evalsha(sha, len(keys), *arguments)
-        except Exception as exc:  # the connection failed: no call of the batch has a reply
-            replies = [exc] * len(batch)
-        if len(replies) != len(batch):  # a call returned nil, which ends a Lua array early
-            error = ResponseError(f"{len(replies)} replies to a group of {len(batch)} calls")
-            replies = [error] * len(batch)
-        for (_, _, future), reply in zip(batch, replies, strict=True):
-            _settle(future, reply)
+            return await self._client.evalsha(sha, len(keys), *arguments)
+        except NoScriptError:  # the server restarted: nothing ran; load and send again
+            await self._client.script_load(self._script.script)
+            return await self._client.evalsha(sha, len(keys), *arguments)
 
 
 def _settle(future: "asyncio.Future[Any]", outcome: Any) -> None:
