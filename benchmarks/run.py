@@ -201,6 +201,61 @@ class Bench:
         status = self.runs(url, wrk.STATUS_SCRIPT, (str(ids_file),))
         return intake, status
 
+    def paired(
+        self,
+        target: str,
+        baseline: str,
+        script: Path,
+        args: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
+        settle: Callable[[], None] = _none,
+    ) -> tuple[wrk.Figures, list[float]]:
+        """Runs on ``target`` and on ``baseline`` (two servers up at once) in alternating order,
+        ``settle()`` before each: ``target``'s figures and, per neighbouring pair, target p99 /
+        baseline p99. Drift of a shared machine over minutes moves both runs of a pair alike, so
+        the ratios of pairs measure what differs between the servers."""
+        o = self.o
+        if o.warmup > 0:
+            for url, extra in ((target, args[0]), (baseline, args[1])):
+                wrk.run(url, script, o.warmup, o.connections, o.load_cpu, extra)
+        target_runs: list[wrk.Run] = []
+        ratios: list[float] = []
+        for repetition in range(o.repetitions):
+            pair: dict[str, wrk.Run] = {}
+            order = ("target", "baseline") if repetition % 2 == 0 else ("baseline", "target")
+            for side in order:
+                url, extra = (target, args[0]) if side == "target" else (baseline, args[1])
+                settle()
+                pair[side] = wrk.run(url, script, o.duration, o.connections, o.load_cpu, extra)
+            target_runs.append(pair["target"])
+            ratios.append(pair["target"].p99_ms / pair["baseline"].p99_ms)
+        return wrk.Figures.of(target_runs), ratios
+
+    def paired_intake_and_status(
+        self,
+        url: str,
+        ids: list[str],
+        baseline_url: str,
+        mark: Callable[[str], None] = lambda _: None,
+        settle: Callable[[], None] = _none,
+    ) -> tuple[wrk.Figures, wrk.Figures, dict[str, list[float]]]:
+        """As ``intake_and_status`` on ``url``, each run paired with one on ``baseline_url`` (the
+        same server with nothing stored): figures of ``url`` and the pairs' p99 ratios."""
+        baseline_ids = probe_tasks(baseline_url, PROBE_TASKS)
+        mark("before_intake")
+        intake, intake_ratios = self.paired(
+            f"{url}/send-email", f"{baseline_url}/send-email", wrk.POST_SCRIPT, settle=settle
+        )
+        mark("after_intake")
+        files = []
+        for name, listed in (("ids", ids), ("baseline", baseline_ids)):
+            path = self.workdir / f"{name}-{uuid.uuid4().hex[:8]}.txt"
+            path.write_text("\n".join(listed) + "\n")
+            files.append((str(path),))
+        status, status_ratios = self.paired(
+            url, baseline_url, wrk.STATUS_SCRIPT, (files[0], files[1]), settle
+        )
+        return intake, status, {"intake": intake_ratios, "status": status_ratios}
+
     def baselines(self) -> None:
         """(a) the ceiling and (b) the tutorial pattern."""
         for variant in ("ceiling", "tutorial"):
@@ -238,8 +293,25 @@ class Bench:
                 if name == "after_intake":
                     marks["backlog"] = queue_depth(url)
 
-            ids = ids_file.read_text().split() if stored else None
-            intake, status = self.intake_and_status(url, ids, mark)
+            paired: dict[str, list[float]] = {}
+            if stored:
+                # Paired with a server holding nothing, up at the same time; each run starts
+                # once both in-process workers delivered what earlier runs left queued.
+                baseline_env = self.mailroom_env(
+                    MAILROOM_STORE="memory",
+                    MAILROOM_MAILER="fake",
+                    MAILROOM_MEMORY_MAX_TASKS=str(1_000_000),
+                )
+                with self.server("serve", baseline_env) as (baseline_url, _):
+                    intake, status, paired = self.paired_intake_and_status(
+                        url,
+                        ids_file.read_text().split(),
+                        baseline_url,
+                        mark,
+                        lambda: drain_queues(url, baseline_url),
+                    )
+            else:
+                intake, status = self.intake_and_status(url, None, mark)
         accepted = accepted_requests(intake)
         self.results["scale"].append(
             {
@@ -253,6 +325,7 @@ class Bench:
                 "backlog_after_intake": marks["backlog"],
                 "intake": dataclasses.asdict(intake),
                 "status": dataclasses.asdict(status),
+                "paired_p99_ratios": paired,
             }
         )
         if stored == 0:
@@ -270,12 +343,25 @@ class Bench:
         memory_filled = self.redis.used_memory()
         marks: dict[str, int] = {}
         env = self.mailroom_env(MAILROOM_STORE="redis", MAILROOM_MAILER="smtp")
+        paired: dict[str, list[float]] = {}
         with self.server("api", env) as (url, _):
 
             def mark(name: str) -> None:
                 marks[name] = self.redis.used_memory()
 
-            intake, status = self.intake_and_status(url, ids, mark)
+            if ids:
+                # Paired with an API on a second, empty Redis, up at the same time.
+                empty = infra.RedisServer(self.workdir / "redis-empty", self.o.load_cpu)
+                try:
+                    empty_env = {**env, "MAILROOM_REDIS_URL": empty.url}
+                    with self.server("api", empty_env) as (baseline_url, _):
+                        intake, status, paired = self.paired_intake_and_status(
+                            url, ids, baseline_url, mark
+                        )
+                finally:
+                    empty.stop()
+            else:
+                intake, status = self.intake_and_status(url, ids, mark)
         self.results["scale"].append(
             {
                 "store": "redis",
@@ -288,6 +374,7 @@ class Bench:
                 "accepted_during_intake": accepted_requests(intake),
                 "intake": dataclasses.asdict(intake),
                 "status": dataclasses.asdict(status),
+                "paired_p99_ratios": paired,
             }
         )
         if stored == 0:
@@ -424,6 +511,14 @@ def queue_depth(url: str) -> int:
         if line.startswith("mailroom_queue_depth"):
             return int(float(line.split()[-1]))
     raise RuntimeError("no mailroom_queue_depth in /metrics")
+
+
+def drain_queues(*urls: str, bound_s: float = 120.0) -> None:
+    """Wait (at most ``bound_s`` seconds) until no server has tasks queued: a `serve` delivers
+    in the background what an intake run left, which would share the CPU with the next run."""
+    infra.wait_until(
+        lambda: all(queue_depth(url) == 0 for url in urls), bound_s, "queues delivered"
+    )
 
 
 def probe_tasks(url: str, count: int) -> list[str]:
