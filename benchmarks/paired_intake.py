@@ -1,0 +1,72 @@
+"""Redis-mode intake against the ceiling with both servers up at once, runs alternating:
+``.venv/bin/python -m benchmarks.paired_intake [--pairs N]``.
+
+``make bench`` measures the ceiling first and Mailroom minutes later, so drift of a shared machine
+moves the ratio between runs (0.68 to 0.79 on one day for the same code). Here ``benchmarks.server
+ceiling`` and ``benchmarks.server api`` (Redis store, a private Redis with ``appendfsync always``,
+no worker) run on CPU 0 at the same time, wrk (50 connections, CPU 1) posts to one then the other
+(order swapped every pair) for 10 s each after a warm-up of both, and each pair gives Mailroom's
+req/s and p99 over the ceiling's. Prints every pair and the medians.
+"""
+
+import argparse
+import statistics
+import tempfile
+from pathlib import Path
+
+from benchmarks import infra, wrk
+from benchmarks.run import PREFIX, log
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--pairs", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--server-cpu", type=int, default=0)
+    parser.add_argument("--load-cpu", type=int, default=1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="mailroom-paired-") as tmp:
+        workdir = Path(tmp)
+        redis = infra.RedisServer(workdir / "redis", args.load_cpu)
+        env = {
+            "MAILROOM_STORE": "redis",
+            "MAILROOM_REDIS_URL": redis.url,
+            "MAILROOM_KEY_PREFIX": PREFIX,
+            "MAILROOM_MAILER": "smtp",
+            "MAILROOM_MAIL_FROM": "bench@example.com",
+            "MAILROOM_LOG_LEVEL": "warning",
+        }
+        try:
+            with (
+                infra.http_server("ceiling", args.server_cpu, workdir) as (ceiling, _),
+                infra.http_server("api", args.server_cpu, workdir, env) as (mailroom, _),
+            ):
+                urls = {"ceiling": f"{ceiling}/send-email", "redis": f"{mailroom}/send-email"}
+                for url in urls.values():
+                    wrk.run(url, wrk.POST_SCRIPT, 3, 50, args.load_cpu)
+                rates, tails = [], []
+                for pair in range(args.pairs):
+                    order = ("ceiling", "redis") if pair % 2 == 0 else ("redis", "ceiling")
+                    runs = {
+                        name: wrk.run(urls[name], wrk.POST_SCRIPT, args.seconds, 50, args.load_cpu)
+                        for name in order
+                    }
+                    rates.append(runs["redis"].rps / runs["ceiling"].rps)
+                    tails.append(runs["redis"].p99_ms / runs["ceiling"].p99_ms)
+                    ceiling_run, redis_run = runs["ceiling"], runs["redis"]
+                    log(
+                        f"pair {pair + 1}: ceiling {ceiling_run.rps:,.0f} req/s"
+                        f" (p99 {ceiling_run.p99_ms:.1f} ms), Redis {redis_run.rps:,.0f}"
+                        f" (p99 {redis_run.p99_ms:.1f} ms): {rates[-1]:.2f}x,"
+                        f" p99 {tails[-1]:.2f}x"
+                    )
+        finally:
+            redis.stop()
+    print(
+        f"Redis intake over the ceiling, median of {args.pairs} pairs:"
+        f" {statistics.median(rates):.2f}x req/s, {statistics.median(tails):.2f}x p99"
+    )
+
+
+if __name__ == "__main__":
+    main()
