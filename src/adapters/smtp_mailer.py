@@ -74,29 +74,36 @@ class SmtpMailer:
         try:
             content = render(email)
             async with deadline:
-                reply = await self._deliver(email, content, progress)
+                reply = await self._deliver(email, content, progress, deadline.when())
         except Exception as exc:
             raise self._failure(exc, progress, deadline_expired=deadline.expired()) from exc
         return receipt(email, reply, progress)
 
-    async def _deliver(self, email: Email, content: bytes, progress: Progress) -> SMTPResponse:
+    async def _deliver(
+        self, email: Email, content: bytes, progress: Progress, deadline_at: float | None
+    ) -> SMTPResponse:
         connection = await self._pool.acquire()
         try:
-            return await self._transfer_on(connection, email, content, progress)
+            return await self._transfer_on(connection, email, content, progress, deadline_at)
         except Exception as exc:
             if not (connection.reused and _dropped(exc) and not progress.possibly_delivered):
                 raise
             log.info("SMTP connection dropped before DATA (%s); retrying on a new one", exc)
         return await self._transfer_on(
-            await self._pool.acquire(fresh=True), email, content, progress
+            await self._pool.acquire(fresh=True), email, content, progress, deadline_at
         )
 
     async def _transfer_on(
-        self, connection: PooledConnection, email: Email, content: bytes, progress: Progress
+        self,
+        connection: PooledConnection,
+        email: Email,
+        content: bytes,
+        progress: Progress,
+        deadline_at: float | None,
     ) -> SMTPResponse:
         reusable = False
         try:
-            reply = await transfer(connection.client, email, content, progress)
+            reply = await transfer(connection.client, email, content, progress, deadline_at)
             reusable = True
             return reply
         except Exception as exc:

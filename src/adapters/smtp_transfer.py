@@ -15,6 +15,7 @@ form of each address kept: parsing it again for every message took about a tenth
 delivery's CPU.
 """
 
+import asyncio
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
@@ -48,10 +49,18 @@ class Progress:
 
 
 async def transfer(
-    client: aiosmtplib.SMTP, email: Email, content: bytes, progress: Progress
+    client: aiosmtplib.SMTP,
+    email: Email,
+    content: bytes,
+    progress: Progress,
+    deadline_at: float | None = None,
 ) -> SMTPResponse:
     """MAIL, a RCPT per recipient, and DATA for one message on an open connection; the reply to
-    the data. ``content`` is ``adapters.mime.render(email)``. Raises ``PermanentDeliveryError``
+    the data. ``content`` is ``adapters.mime.render(email)``. Each reply is awaited at most the
+    client's timeout, cut to what is left before ``deadline_at`` (event-loop time, the
+    delivery's deadline): on Python 3.11 ``asyncio.wait_for``, which aiosmtplib waits for replies
+    with, loses a cancellation that arrives as a reply does, so the deadline's cancellation alone
+    could let the next command wait a whole timeout. Raises ``PermanentDeliveryError``
     (SMTPUTF8 needed but not offered, an address SMTP cannot carry, every recipient refused with
     5yz), ``TransientDeliveryError`` (every recipient refused, some with 4yz) and aiosmtplib's
     exceptions (for ``adapters.smtp_errors`` to translate)."""
@@ -60,14 +69,26 @@ async def transfer(
     options = _mail_options(client, email) if utf8 else []
     encoding = "utf-8" if utf8 else "ascii"
     try:
-        await _mail(client, _envelope(email.sender, utf8), options, encoding)
+        await _mail(client, _envelope(email.sender, utf8), options, encoding, deadline_at)
         for recipient in email.recipients:
-            await _rcpt(client, recipient, _envelope(recipient, utf8), encoding, progress)
+            envelope = _envelope(recipient, utf8)
+            await _rcpt(client, recipient, envelope, encoding, progress, deadline_at)
     except ValueError as exc:  # aiosmtplib refuses addresses it cannot put on a command line
         raise PermanentDeliveryError(f"address cannot be sent over SMTP: {exc}") from exc
     if not progress.accepted:
         raise _all_refused(progress.refused)
-    return await _send_data(client, content, progress)
+    return await _send_data(client, content, progress, deadline_at)
+
+
+def _timeout(client: aiosmtplib.SMTP, deadline_at: float | None) -> float | None:
+    """Seconds to wait for the next reply: the client's timeout, cut to what is left before
+    ``deadline_at``; ``SMTPTimeoutError`` once it has passed."""
+    if deadline_at is None:
+        return client.timeout
+    left = deadline_at - asyncio.get_running_loop().time()
+    if left <= 0:
+        raise aiosmtplib.SMTPTimeoutError("the delivery deadline passed")
+    return left if client.timeout is None else min(client.timeout, left)
 
 
 def receipt(email: Email, reply: SMTPResponse, progress: Progress) -> DeliveryReceipt:
@@ -108,24 +129,40 @@ def _quoted(address: str) -> str:
     return quote_address(address)
 
 
-async def _mail(client: aiosmtplib.SMTP, sender: str, options: list[str], encoding: str) -> None:
+async def _mail(
+    client: aiosmtplib.SMTP,
+    sender: str,
+    options: list[str],
+    encoding: str,
+    deadline_at: float | None,
+) -> None:
     """``MAIL FROM:<sender> [options]``; ``SMTPSenderRefused`` unless the reply is 250, like
     ``aiosmtplib.SMTP.mail``."""
     arguments = [option.encode("ascii") for option in options]
     reply = await client.execute_command(
-        b"MAIL", b"FROM:" + _quoted(sender).encode(encoding), *arguments
+        b"MAIL",
+        b"FROM:" + _quoted(sender).encode(encoding),
+        *arguments,
+        timeout=_timeout(client, deadline_at),
     )
     if reply.code != SMTPStatus.completed:
         raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
 
 
 async def _rcpt(
-    client: aiosmtplib.SMTP, recipient: str, envelope: str, encoding: str, progress: Progress
+    client: aiosmtplib.SMTP,
+    recipient: str,
+    envelope: str,
+    encoding: str,
+    progress: Progress,
+    deadline_at: float | None,
 ) -> None:
     """``RCPT TO:<envelope>``: 250 and 251 accept (as in ``aiosmtplib.SMTP.rcpt``), 421 raises
     ``SMTPRecipientRefused`` (the server is going away: a connection failure, not a refusal),
     any other reply is recorded as a refusal."""
-    reply = await client.execute_command(b"RCPT", b"TO:" + _quoted(envelope).encode(encoding))
+    reply = await client.execute_command(
+        b"RCPT", b"TO:" + _quoted(envelope).encode(encoding), timeout=_timeout(client, deadline_at)
+    )
     if reply.code in (SMTPStatus.completed, SMTPStatus.will_forward):
         progress.accepted.append(recipient)
     elif reply.code == _CLOSING:
@@ -148,10 +185,12 @@ def _all_refused(refused: dict[str, SmtpReply]) -> DeliveryFailed:
     return PermanentDeliveryError(reason, code=next(iter(refused.values())).code)
 
 
-async def _send_data(client: aiosmtplib.SMTP, content: bytes, progress: Progress) -> SMTPResponse:
+async def _send_data(
+    client: aiosmtplib.SMTP, content: bytes, progress: Progress, deadline_at: float | None
+) -> SMTPResponse:
     """DATA, then the dot-stuffed content (RFC 5321 §4.5.2). aiosmtplib's ``SMTP.data`` does both
     in one call, which hides whether the server accepted the DATA command."""
-    start = await client.execute_command(b"DATA")
+    start = await client.execute_command(b"DATA", timeout=_timeout(client, deadline_at))
     if start.code != SMTPStatus.start_input:
         raise aiosmtplib.SMTPDataError(start.code, start.message)
     protocol = client.protocol
@@ -159,7 +198,7 @@ async def _send_data(client: aiosmtplib.SMTP, content: bytes, progress: Progress
         raise aiosmtplib.SMTPServerDisconnected("connection lost after DATA")
     progress.possibly_delivered = True  # from the final "." until its reply, the outcome is unknown
     protocol.write(dot_stuffed(content) + b".\r\n")
-    reply = await protocol.read_response(timeout=client.timeout)
+    reply = await protocol.read_response(timeout=_timeout(client, deadline_at))
     progress.possibly_delivered = False
     if reply.code != SMTPStatus.completed:
         raise aiosmtplib.SMTPDataError(reply.code, reply.message)

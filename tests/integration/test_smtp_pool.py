@@ -8,9 +8,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import aiosmtplib
 import pytest
 
+from adapters.mime import render
 from adapters.smtp_mailer import SmtpMailer
+from adapters.smtp_transfer import Progress, transfer
 from application.errors import PermanentDeliveryError, TransientDeliveryError
 from domain.message import Email
 from tests.integration.fixtures.smtp_server import SmtpMailerFactory, SmtpTestServer
@@ -188,6 +191,27 @@ async def test_deliveries_beyond_the_pool_size_wait_for_a_free_connection(
     await asyncio.gather(first, second)
 
     assert (len(smtp_server.messages), smtp_server.connections) == (2, 1)
+
+
+async def test_each_reply_is_awaited_no_longer_than_the_deadline_leaves(
+    smtp_server: SmtpTestServer,
+) -> None:
+    # As when the deadline's cancellation was lost (Python 3.11's asyncio.wait_for drops one that
+    # arrives as a reply does): nothing cancels the transfer, the 5 s command timeout is long,
+    # and the held DATA reply is still not awaited past the deadline.
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp_server.port, timeout=5.0)
+    await client.connect()
+    smtp_server.hold_data()
+    email = nth(1)
+    started = time.monotonic()
+    try:
+        deadline_at = asyncio.get_running_loop().time() + 0.3
+        with pytest.raises(aiosmtplib.SMTPTimeoutError):
+            await transfer(client, email, render(email), Progress(), deadline_at)
+        assert time.monotonic() - started < 1.5
+    finally:
+        smtp_server.release_data()
+        client.close()
 
 
 async def test_waiting_for_a_free_connection_counts_against_the_deadline(
