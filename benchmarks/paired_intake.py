@@ -18,6 +18,44 @@ from benchmarks import infra, wrk
 from benchmarks.run import PREFIX, log
 
 
+def measure(
+    workdir: Path, redis_url: str, pairs: int, seconds: float, server_cpu: int, load_cpu: int
+) -> dict[str, list[float]]:
+    """``pairs`` pairs of runs; per pair Mailroom's req/s and p99 over the ceiling's."""
+    env = {
+        "MAILROOM_STORE": "redis",
+        "MAILROOM_REDIS_URL": redis_url,
+        "MAILROOM_KEY_PREFIX": PREFIX,
+        "MAILROOM_MAILER": "smtp",
+        "MAILROOM_MAIL_FROM": "bench@example.com",
+        "MAILROOM_LOG_LEVEL": "warning",
+    }
+    rates: list[float] = []
+    tails: list[float] = []
+    with (
+        infra.http_server("ceiling", server_cpu, workdir) as (ceiling, _),
+        infra.http_server("api", server_cpu, workdir, env) as (mailroom, _),
+    ):
+        urls = {"ceiling": f"{ceiling}/send-email", "redis": f"{mailroom}/send-email"}
+        for url in urls.values():
+            wrk.run(url, wrk.POST_SCRIPT, 3, 50, load_cpu)
+        for pair in range(pairs):
+            order = ("ceiling", "redis") if pair % 2 == 0 else ("redis", "ceiling")
+            runs = {
+                name: wrk.run(urls[name], wrk.POST_SCRIPT, seconds, 50, load_cpu) for name in order
+            }
+            rates.append(runs["redis"].rps / runs["ceiling"].rps)
+            tails.append(runs["redis"].p99_ms / runs["ceiling"].p99_ms)
+            ceiling_run, redis_run = runs["ceiling"], runs["redis"]
+            log(
+                f"pair {pair + 1}: ceiling {ceiling_run.rps:,.0f} req/s"
+                f" (p99 {ceiling_run.p99_ms:.1f} ms), Redis {redis_run.rps:,.0f}"
+                f" (p99 {redis_run.p99_ms:.1f} ms): {rates[-1]:.2f}x,"
+                f" p99 {tails[-1]:.2f}x"
+            )
+    return {"rps_ratios": rates, "p99_ratios": tails}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--pairs", type=int, default=5)
@@ -28,43 +66,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mailroom-paired-") as tmp:
         workdir = Path(tmp)
         redis = infra.RedisServer(workdir / "redis", args.load_cpu)
-        env = {
-            "MAILROOM_STORE": "redis",
-            "MAILROOM_REDIS_URL": redis.url,
-            "MAILROOM_KEY_PREFIX": PREFIX,
-            "MAILROOM_MAILER": "smtp",
-            "MAILROOM_MAIL_FROM": "bench@example.com",
-            "MAILROOM_LOG_LEVEL": "warning",
-        }
         try:
-            with (
-                infra.http_server("ceiling", args.server_cpu, workdir) as (ceiling, _),
-                infra.http_server("api", args.server_cpu, workdir, env) as (mailroom, _),
-            ):
-                urls = {"ceiling": f"{ceiling}/send-email", "redis": f"{mailroom}/send-email"}
-                for url in urls.values():
-                    wrk.run(url, wrk.POST_SCRIPT, 3, 50, args.load_cpu)
-                rates, tails = [], []
-                for pair in range(args.pairs):
-                    order = ("ceiling", "redis") if pair % 2 == 0 else ("redis", "ceiling")
-                    runs = {
-                        name: wrk.run(urls[name], wrk.POST_SCRIPT, args.seconds, 50, args.load_cpu)
-                        for name in order
-                    }
-                    rates.append(runs["redis"].rps / runs["ceiling"].rps)
-                    tails.append(runs["redis"].p99_ms / runs["ceiling"].p99_ms)
-                    ceiling_run, redis_run = runs["ceiling"], runs["redis"]
-                    log(
-                        f"pair {pair + 1}: ceiling {ceiling_run.rps:,.0f} req/s"
-                        f" (p99 {ceiling_run.p99_ms:.1f} ms), Redis {redis_run.rps:,.0f}"
-                        f" (p99 {redis_run.p99_ms:.1f} ms): {rates[-1]:.2f}x,"
-                        f" p99 {tails[-1]:.2f}x"
-                    )
+            ratios = measure(
+                workdir, redis.url, args.pairs, args.seconds, args.server_cpu, args.load_cpu
+            )
         finally:
             redis.stop()
     print(
         f"Redis intake over the ceiling, median of {args.pairs} pairs:"
-        f" {statistics.median(rates):.2f}x req/s, {statistics.median(tails):.2f}x p99"
+        f" {statistics.median(ratios['rps_ratios']):.2f}x req/s,"
+        f" {statistics.median(ratios['p99_ratios']):.2f}x p99"
     )
 
 

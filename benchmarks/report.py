@@ -62,6 +62,7 @@ def render(results: dict[str, Any], chart: Path | None, report_path: Path) -> st
         parts.append(f"![throughput and p99 latency per variant]({_relative(chart, report_path)})")
     parts += [
         _http_table("### 1. Intake: `POST /send-email`", results["intake"]),
+        _paired_intake(results.get("paired_intake")),
         _http_table("### 2. Status: `GET /task/{id}/status`", results["status"]),
         _e2e_table(results["e2e"]),
         _scale_tables(results["scale"]),
@@ -169,6 +170,19 @@ def _http_table(title: str, figures: dict[str, Any]) -> str:
             )
         )
     return "\n".join(rows)
+
+
+def _paired_intake(paired: dict[str, list[float]] | None) -> str:
+    if not paired:
+        return ""
+    rates = ", ".join(f"{ratio:.2f}" for ratio in paired["rps_ratios"])
+    tails = ", ".join(f"{ratio:.2f}" for ratio in paired["p99_ratios"])
+    return (
+        "Paired runs, Redis `api` over the ceiling with both servers up at once and runs"
+        f" alternating: req/s {rates} (median **{statistics.median(paired['rps_ratios']):.2f}**),"
+        f" p99 {tails} (median **{statistics.median(paired['p99_ratios']):.2f}**). The ratios in"
+        " the table compare runs made minutes apart."
+    )
 
 
 def _spread(values: list[float]) -> str:
@@ -381,11 +395,7 @@ def _targets(results: dict[str, Any]) -> str:
         _row(["---", "--:", ":-:"]),
     ]
     ceiling = intake.get("ceiling")
-    if ceiling and "redis" in intake:
-        ratio = intake["redis"]["rps"] / ceiling["rps"]
-        rows.append(
-            _row(["Redis intake ≥ 0.70 x ceiling req/s", f"{ratio:.2f}", _met(ratio >= 0.7)])
-        )
+    rows += _intake_target(results)
     for variant in ("redis", "memory"):
         if ceiling and variant in intake:
             ratio = intake[variant]["p99_ms"] / ceiling["p99_ms"]
@@ -423,6 +433,20 @@ def _targets(results: dict[str, Any]) -> str:
                 )
             )
     return "\n".join(rows) if len(rows) > 4 else ""
+
+
+def _intake_target(results: dict[str, Any]) -> list[str]:
+    """The Redis intake throughput target: on the paired runs when there are some."""
+    intake, paired = results["intake"], results.get("paired_intake")
+    if paired:
+        ratio = statistics.median(paired["rps_ratios"])
+        label = "Redis intake ≥ 0.70 x ceiling req/s (paired runs, median)"
+    elif "ceiling" in intake and "redis" in intake:
+        ratio = intake["redis"]["rps"] / intake["ceiling"]["rps"]
+        label = "Redis intake ≥ 0.70 x ceiling req/s"
+    else:
+        return []
+    return [_row([label, f"{ratio:.2f}", _met(ratio >= 0.7)])]
 
 
 def _errors(errors: list[str]) -> str:
@@ -480,6 +504,11 @@ METHOD = """### How these figures are made
   runs left queued, and the figure is the median of the pairs' p99 ratios. Comparing against the
   0-stored row instead, measured minutes earlier, moved by 15% between two runs of `make bench`
   on this shared machine (0.81 and 1.14 for the same code).
+- Paired intake (`benchmarks/paired_intake.py`): the ceiling and `api` (Redis store, no worker)
+  up at once on CPU 0, wrk runs alternating between them (order swapped every pair), each pair
+  giving Mailroom's req/s and p99 over the ceiling's; the intake target is judged on the median
+  of the pairs, since the table compares runs made minutes apart (0.68 to 0.79 for the same code
+  on one day).
 - End to end: an SMTP sink in its own process (`benchmarks/smtp_sink.py`, on CPU 1) accepts
   every message and only counts it. By default it is a minimal asyncio SMTP server (EHLO, MAIL,
   RCPT, DATA, RSET, QUIT, pipelining): aiosmtpd costs about 1.2 ms of CPU per message here, which

@@ -256,6 +256,22 @@ class Bench:
         )
         return intake, status, {"intake": intake_ratios, "status": status_ratios}
 
+    def paired_intake(self) -> None:
+        """Redis intake against the ceiling with both up at once, runs alternating
+        (``benchmarks.paired_intake``): what the intake target is judged on."""
+        from benchmarks import paired_intake
+
+        log("Redis intake against the ceiling, paired runs")
+        self.redis.flush()
+        self.results["paired_intake"] = paired_intake.measure(
+            self.workdir,
+            self.redis.url,
+            max(self.o.repetitions, 3),
+            self.o.duration,
+            self.o.server_cpu,
+            self.o.load_cpu,
+        )
+
     def baselines(self) -> None:
         """(a) the ceiling and (b) the tutorial pattern."""
         for variant in ("ceiling", "tutorial"):
@@ -558,6 +574,8 @@ def main(argv: list[str] | None = None) -> None:
                 if ("http" in options.only and stored == 0) or ("scale" in options.only and stored):
                     bench.section(f"memory store, {stored}", bench.memory_store, stored)
                     bench.section(f"Redis store, {stored}", bench.redis_store, stored)
+            if "http" in options.only:
+                bench.section("paired intake", bench.paired_intake)
             if "e2e" in options.only:
                 bench.section("end to end", bench.end_to_end)
         finally:
