@@ -69,8 +69,13 @@ def unavailable_on_redis_errors() -> Iterator[None]:
 
 
 def is_error(exc: ResponseError, code: str) -> bool:
-    """True when Redis answered with the error ``code`` (``NOGROUP``, ``BUSYGROUP``)."""
-    return str(exc).startswith(f"{code} ")
+    """True when Redis answered with the error ``code`` (``NOGROUP``, ``BUSYGROUP``): the reply
+    starts with it, or, raised by ``redis.call`` inside a script, it follows a ``": "``. Redis
+    before 7.0 puts the script's location first in such an error (``"@user_script: 52: NOGROUP
+    ..."``, ``luaPushError`` in ``scripting.c``), and an error a script does not catch comes
+    back as ``"Error running script (call to f_<sha>): @user_script: 1: NOGROUP ..."``."""
+    message = str(exc)
+    return message.startswith(f"{code} ") or f": {code} " in message
 
 
 def as_text(value: object) -> str:

@@ -126,8 +126,11 @@ class DeliveryWorker:
         task.add_done_callback(self._finished)
 
     def _finished(self, task: "asyncio.Task[None]") -> None:
-        self._in_flight.discard(task)
-        self._wake()
+        # Called from the delivery's own finally and again from its done callback: only the
+        # first frees the slot and wakes a full worker.
+        if task in self._in_flight:
+            self._in_flight.discard(task)
+            self._wake()
 
     def _wake(self) -> None:
         if self._slot_freed is not None and not self._slot_freed.done():
