@@ -5,8 +5,8 @@
 moves the ratio between runs (0.68 to 0.79 on one day for the same code). Here ``benchmarks.server
 ceiling`` and ``benchmarks.server api`` (Redis store, a private Redis with ``appendfsync always``,
 no worker) run on CPU 0 at the same time, wrk (50 connections, CPU 1) posts to one then the other
-(order swapped every pair) for 10 s each after a warm-up of both, and each pair gives Mailroom's
-req/s and p99 over the ceiling's. Prints every pair and the medians.
+(order swapped every pair) for 10 s each after a 10 s warm-up of each, and each pair gives
+Mailroom's req/s and p99 over the ceiling's. Prints every pair and the medians.
 """
 
 import argparse
@@ -19,9 +19,16 @@ from benchmarks.run import PREFIX, log
 
 
 def measure(
-    workdir: Path, redis_url: str, pairs: int, seconds: float, server_cpu: int, load_cpu: int
+    workdir: Path,
+    redis_url: str,
+    pairs: int,
+    seconds: float,
+    server_cpu: int,
+    load_cpu: int,
+    warmup_s: float,
 ) -> dict[str, list[float]]:
-    """``pairs`` pairs of runs; per pair Mailroom's req/s and p99 over the ceiling's."""
+    """``pairs`` pairs of runs after ``warmup_s`` seconds of load on each server; per pair
+    Mailroom's req/s and p99 over the ceiling's."""
     env = {
         "MAILROOM_STORE": "redis",
         "MAILROOM_REDIS_URL": redis_url,
@@ -38,7 +45,7 @@ def measure(
     ):
         urls = {"ceiling": f"{ceiling}/send-email", "redis": f"{mailroom}/send-email"}
         for url in urls.values():
-            wrk.run(url, wrk.POST_SCRIPT, 3, 50, load_cpu)
+            wrk.run(url, wrk.POST_SCRIPT, warmup_s, 50, load_cpu)
         for pair in range(pairs):
             order = ("ceiling", "redis") if pair % 2 == 0 else ("redis", "ceiling")
             runs = {
@@ -60,6 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=10.0, help="seconds per server first")
     parser.add_argument("--server-cpu", type=int, default=0)
     parser.add_argument("--load-cpu", type=int, default=1)
     args = parser.parse_args()
@@ -68,7 +76,13 @@ def main() -> None:
         redis = infra.RedisServer(workdir / "redis", args.load_cpu)
         try:
             ratios = measure(
-                workdir, redis.url, args.pairs, args.seconds, args.server_cpu, args.load_cpu
+                workdir,
+                redis.url,
+                args.pairs,
+                args.seconds,
+                args.server_cpu,
+                args.load_cpu,
+                args.warmup,
             )
         finally:
             redis.stop()

@@ -304,18 +304,22 @@ def _base(entries: list[dict[str, Any]], store: str) -> dict[str, Any] | None:
 
 
 def _growth(entry: dict[str, Any], base: dict[str, Any] | None) -> str:
-    if base is None or entry is base:
+    growth = [_p99_growth(entry, base, kind) for kind in ("intake", "status")]
+    if None in growth:
         return "-"
-    return " / ".join(f"{_p99_growth(entry, base, kind):.2f}" for kind in ("intake", "status"))
+    return " / ".join(f"{ratio:.2f}" for ratio in growth)
 
 
-def _p99_growth(entry: dict[str, Any], base: dict[str, Any], kind: str) -> float:
+def _p99_growth(entry: dict[str, Any], base: dict[str, Any] | None, kind: str) -> float | None:
     """p99 with ``entry``'s tasks stored over p99 with none: the median of the paired runs'
     ratios when the entry has them (runs alternating with a server holding nothing), else the
-    ratio of the two entries' medians (measured minutes apart)."""
+    ratio of the two entries' medians (measured minutes apart); None for the 0-stored row, or
+    without pairs and without a 0-stored row (``--scale`` without 0)."""
     paired = entry.get("paired_p99_ratios", {}).get(kind)
     if paired:
         return float(statistics.median(paired))
+    if base is None or entry is base:
+        return None
     return float(entry[kind]["p99_ms"] / base[kind]["p99_ms"])
 
 
@@ -418,10 +422,12 @@ def _targets(results: dict[str, Any]) -> str:
         entries = [e for e in results["scale"] if e["store"] == store]
         base = _base(results["scale"], store)
         top = max(entries, key=lambda e: e["stored"], default=None)
-        if base is None or top is None or top is base:
+        if top is None:
             continue
         for kind in ("intake", "status"):
             ratio = _p99_growth(top, base, kind)
+            if ratio is None:
+                continue
             rows.append(
                 _row(
                     [
@@ -501,14 +507,17 @@ METHOD = """### How these figures are made
   while the server holding N tasks is up, a second one holding none (its own empty Redis, in
   Redis mode) is up as well, on the same CPU; their wrk runs alternate (target first, then
   baseline first), each `serve` run starting once both in-process workers delivered what earlier
-  runs left queued, and the figure is the median of the pairs' p99 ratios. Comparing against the
-  0-stored row instead, measured minutes earlier, moved by 15% between two runs of `make bench`
-  on this shared machine (0.81 and 1.14 for the same code).
+  runs left queued, and the figure is the median of the pairs' p99 ratios (5 pairs, after a
+  warm-up as long as one run on each server). Comparing against the 0-stored row instead,
+  measured minutes earlier, moved by 15% between two runs of `make bench` on this shared machine
+  (0.81 and 1.14 for the same code); with 3 pairs and a 3 s warm-up, the median still moved
+  between 0.88 and 1.26 (single pairs 0.71 to 1.67: a 10 s run's p99 swings by a third here, on
+  either server, and a fresh server's first 10 to 20 s of load had a p99 10 to 20% higher).
 - Paired intake (`benchmarks/paired_intake.py`): the ceiling and `api` (Redis store, no worker)
   up at once on CPU 0, wrk runs alternating between them (order swapped every pair), each pair
-  giving Mailroom's req/s and p99 over the ceiling's; the intake target is judged on the median
-  of the pairs, since the table compares runs made minutes apart (0.68 to 0.79 for the same code
-  on one day).
+  giving Mailroom's req/s and p99 over the ceiling's (5 pairs, 10 s warm-up of each); the intake
+  target is judged on the median of the pairs, since the table compares runs made minutes
+  apart (0.68 to 0.79 for the same code on one day).
 - End to end: an SMTP sink in its own process (`benchmarks/smtp_sink.py`, on CPU 1) accepts
   every message and only counts it. By default it is a minimal asyncio SMTP server (EHLO, MAIL,
   RCPT, DATA, RSET, QUIT, pipelining): aiosmtpd costs about 1.2 ms of CPU per message here, which
