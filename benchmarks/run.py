@@ -97,16 +97,15 @@ def parse_options(argv: list[str] | None = None) -> Options:
     quick = bool(args.quick)
     out = Path("benchmarks/out") if quick else Path("docs")
     scale = args.scale or ("0,2000,20000" if quick else "0,100000,1000000")
+    duration = args.duration or (2.0 if quick else 10.0)
     return Options(
         quick=quick,
-        duration=args.duration or (2.0 if quick else 10.0),
+        duration=duration,
         repetitions=args.repetitions or (1 if quick else 3),
         warmup=args.warmup if args.warmup is not None else (1.0 if quick else 3.0),
         pairs=args.pairs or (1 if quick else 5),
         pair_warmup=(
-            args.pair_warmup
-            if args.pair_warmup is not None
-            else (1.0 if quick else args.duration or 10.0)
+            args.pair_warmup if args.pair_warmup is not None else (1.0 if quick else duration)
         ),
         connections=args.connections,
         emails=args.emails or (1_000 if quick else 20_000),
