@@ -227,25 +227,27 @@ class Bench:
         """Runs on ``target`` and on ``baseline`` (two servers up at once) in alternating order,
         ``settle()`` before each: ``target``'s figures and, per neighbouring pair, target p99 /
         baseline p99. Drift of a shared machine over minutes moves both runs of a pair alike, so
-        the ratios of pairs measure what differs between the servers. ``--pairs`` pairs, after a
-        warm-up of ``--pair-warmup`` seconds on each server: a fresh server's first 10 to 20 s of
-        load had a p99 10 to 20% above later runs' here, which a short warm-up left in the first
-        pair."""
+        the ratios of pairs measure what differs between the servers (``wrk.alternate``).
+        ``--pairs`` pairs, after a warm-up of ``--pair-warmup`` seconds on each server: a fresh
+        server's first 10 to 20 s of load had a p99 10 to 20% above later runs' here, which a
+        short warm-up left in the first pair."""
         o = self.o
-        if o.pair_warmup > 0:
-            for url, extra in ((target, args[0]), (baseline, args[1])):
-                wrk.run(url, script, o.pair_warmup, o.connections, o.load_cpu, extra)
-        target_runs: list[wrk.Run] = []
-        ratios: list[float] = []
-        for repetition in range(o.pairs):
-            pair: dict[str, wrk.Run] = {}
-            order = ("target", "baseline") if repetition % 2 == 0 else ("baseline", "target")
-            for side in order:
-                url, extra = (target, args[0]) if side == "target" else (baseline, args[1])
-                settle()
-                pair[side] = wrk.run(url, script, o.duration, o.connections, o.load_cpu, extra)
-            target_runs.append(pair["target"])
-            ratios.append(pair["target"].p99_ms / pair["baseline"].p99_ms)
+        pairs = list(
+            wrk.alternate(
+                target,
+                baseline,
+                script,
+                pairs=o.pairs,
+                seconds=o.duration,
+                warmup_s=o.pair_warmup,
+                connections=o.connections,
+                cpu=o.load_cpu,
+                args=args,
+                settle=settle,
+            )
+        )
+        target_runs = [target_run for target_run, _ in pairs]
+        ratios = [target_run.p99_ms / baseline_run.p99_ms for target_run, baseline_run in pairs]
         return wrk.Figures.of(target_runs), ratios
 
     def paired_intake_and_status(

@@ -11,7 +11,7 @@ import signal
 import statistics
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +101,38 @@ def parse(out: str) -> Run:
         non2xx=int(non2xx.group(1)),
         socket_errors=sum(int(v) for v in socket.groups()) if socket else 0,
     )
+
+
+def alternate(
+    target: str,
+    baseline: str,
+    script: Path,
+    *,
+    pairs: int,
+    seconds: float,
+    warmup_s: float,
+    connections: int,
+    cpu: int,
+    args: tuple[Sequence[str], Sequence[str]] = ((), ()),
+    settle: Callable[[], None] = lambda: None,
+) -> Iterator[tuple[Run, Run]]:
+    """``pairs`` pairs of runs on ``target`` and ``baseline`` (two servers up at once), yielded
+    as ``(target run, baseline run)`` as each pair ends: first ``warmup_s`` seconds of load on
+    each (not counted), then runs in alternating order (target first in the first pair),
+    ``settle()`` before each. Drift of a shared machine over minutes moves both runs of a pair
+    alike, so a pair's ratio measures what differs between the servers."""
+    sides = {"target": (target, args[0]), "baseline": (baseline, args[1])}
+    if warmup_s > 0:
+        for url, extra in sides.values():
+            run(url, script, warmup_s, connections, cpu, extra)
+    for number in range(pairs):
+        order = ("target", "baseline") if number % 2 == 0 else ("baseline", "target")
+        pair: dict[str, Run] = {}
+        for side in order:
+            url, extra = sides[side]
+            settle()
+            pair[side] = run(url, script, seconds, connections, cpu, extra)
+        yield pair["target"], pair["baseline"]
 
 
 def post_exactly(
