@@ -507,17 +507,20 @@ METHOD = """### How these figures are made
   while the server holding N tasks is up, a second one holding none (its own empty Redis, in
   Redis mode) is up as well, on the same CPU; their wrk runs alternate (target first, then
   baseline first), each `serve` run starting once both in-process workers delivered what earlier
-  runs left queued, and the figure is the median of the pairs' p99 ratios (5 pairs, after a
-  warm-up as long as one run on each server). Comparing against the 0-stored row instead,
-  measured minutes earlier, moved by 15% between two runs of `make bench` on this shared machine
-  (0.81 and 1.14 for the same code); with 3 pairs and a 3 s warm-up, the median still moved
+  runs left queued, and the figure is the median of the pairs' p99 ratios (`--pairs`, 9 by
+  default, after a warm-up as long as one run on each server). With 5 pairs, two runs of
+  `make bench` an hour apart on the same code and a quiet machine gave 0.99 and 1.14 for Redis
+  status at 1,000,000 stored (single pairs 0.82 to 1.21), and 11 pairs of the same comparison
+  outside `make bench` 1.02. Comparing against the 0-stored row instead, measured minutes
+  earlier, moved by 15% between two runs of `make bench` on this shared machine (0.81 and 1.14
+  for the same code); with 3 pairs and a 3 s warm-up, the median still moved
   between 0.88 and 1.26 (single pairs 0.71 to 1.67: a 10 s run's p99 swings by a third here, on
   either server, and a fresh server's first 10 to 20 s of load had a p99 10 to 20% higher).
 - Paired intake (`benchmarks/paired_intake.py`): the ceiling and `api` (Redis store, no worker)
   up at once on CPU 0, wrk runs alternating between them (order swapped every pair), each pair
-  giving Mailroom's req/s and p99 over the ceiling's (5 pairs, 10 s warm-up of each); the intake
-  target is judged on the median of the pairs, since the table compares runs made minutes
-  apart (0.68 to 0.79 for the same code on one day).
+  giving Mailroom's req/s and p99 over the ceiling's (`--pairs` pairs, 10 s warm-up of each);
+  the intake target is judged on the median of the pairs, since the table compares runs made
+  minutes apart (0.68 to 0.79 for the same code on one day).
 - End to end: an SMTP sink in its own process (`benchmarks/smtp_sink.py`, on CPU 1) accepts
   every message and only counts it. By default it is a minimal asyncio SMTP server (EHLO, MAIL,
   RCPT, DATA, RSET, QUIT, pipelining): aiosmtpd costs about 1.2 ms of CPU per message here, which

@@ -66,7 +66,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--repetitions", type=int, help="runs per figure (default 3; quick 1)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds (default 3; quick 1)")
     parser.add_argument(
-        "--pairs", type=int, help="pairs of runs per paired comparison (default 5; quick 1)"
+        "--pairs", type=int, help="pairs of runs per paired comparison (default 9; quick 1)"
     )
     parser.add_argument(
         "--pair-warmup",
@@ -103,7 +103,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         duration=duration,
         repetitions=args.repetitions or (1 if quick else 3),
         warmup=args.warmup if args.warmup is not None else (1.0 if quick else 3.0),
-        pairs=args.pairs or (1 if quick else 5),
+        pairs=args.pairs or (1 if quick else 9),
         pair_warmup=(
             args.pair_warmup if args.pair_warmup is not None else (1.0 if quick else duration)
         ),
