@@ -513,9 +513,9 @@ METHOD = """### How these figures are made
   status at 1,000,000 stored (single pairs 0.82 to 1.21), and 11 pairs of the same comparison
   outside `make bench` 1.02. Comparing against the 0-stored row instead, measured minutes
   earlier, moved by 15% between two runs of `make bench` on this shared machine (0.81 and 1.14
-  for the same code); with 3 pairs and a 3 s warm-up, the median still moved
-  between 0.88 and 1.26 (single pairs 0.71 to 1.67: a 10 s run's p99 swings by a third here, on
-  either server, and a fresh server's first 10 to 20 s of load had a p99 10 to 20% higher).
+  for the same code); with 3 pairs and a 3 s warm-up, the median still moved between 0.88 and
+  1.26 (single pairs 0.71 to 1.67: a 10 s run's p99 swings by a third here, on either server,
+  and a fresh server's first 10 to 20 s of load had a p99 10 to 20% higher).
 - Paired intake (`benchmarks/paired_intake.py`): the ceiling and `api` (Redis store, no worker)
   up at once on CPU 0, wrk runs alternating between them (order swapped every pair), each pair
   giving Mailroom's req/s and p99 over the ceiling's (`--pairs` pairs, 10 s warm-up of each);
