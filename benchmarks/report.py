@@ -274,9 +274,10 @@ def _scale_tables(entries: list[dict[str, Any]]) -> str:
                 "status p50 ms",
                 "status p99 ms",
                 "p99 vs 0 stored, paired runs (intake / status)",
+                "req/s vs 0 stored, paired runs (intake / status)",
             ]
         ),
-        _row(["---"] + ["--:"] * 8),
+        _row(["---"] + ["--:"] * 9),
     ]
     for entry in sorted(entries, key=lambda e: (e["store"], e["stored"])):
         base = _base(entries, entry["store"])
@@ -292,6 +293,7 @@ def _scale_tables(entries: list[dict[str, Any]]) -> str:
                     f"{entry['status']['p50_ms']:.1f}",
                     f"{entry['status']['p99_ms']:.1f}",
                     _growth(entry, base),
+                    _paired_medians(entry.get("paired_rps_ratios", {})),
                 ]
             )
         )
@@ -308,6 +310,13 @@ def _growth(entry: dict[str, Any], base: dict[str, Any] | None) -> str:
     if None in growth:
         return "-"
     return " / ".join(f"{ratio:.2f}" for ratio in growth)
+
+
+def _paired_medians(ratios: dict[str, list[float]]) -> str:
+    """``intake / status`` medians of the paired runs' ratios; ``-`` without pairs."""
+    if not (ratios.get("intake") and ratios.get("status")):
+        return "-"
+    return " / ".join(f"{statistics.median(ratios[kind]):.2f}" for kind in ("intake", "status"))
 
 
 def _p99_growth(entry: dict[str, Any], base: dict[str, Any] | None, kind: str) -> float | None:
@@ -508,7 +517,8 @@ METHOD = """### How these figures are made
   Redis mode) is up as well, on the same CPU; their wrk runs alternate (target first, then
   baseline first), each `serve` run starting once both in-process workers delivered what earlier
   runs left queued, and the figure is the median of the pairs' p99 ratios (`--pairs`, 9 by
-  default, after a warm-up as long as one run on each server). With 5 pairs, two runs of
+  default, after a warm-up as long as one run on each server); the last column is the median
+  of the same pairs' req/s ratios. With 5 pairs, two runs of
   `make bench` an hour apart on the same code and a quiet machine gave 0.99 and 1.14 for Redis
   status at 1,000,000 stored (single pairs 0.82 to 1.21), and 11 pairs of the same comparison
   outside `make bench` 1.02. Comparing against the 0-stored row instead, measured minutes

@@ -223,11 +223,12 @@ class Bench:
         script: Path,
         args: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
         settle: Callable[[], None] = _none,
-    ) -> tuple[wrk.Figures, list[float]]:
+    ) -> tuple[wrk.Figures, dict[str, list[float]]]:
         """Runs on ``target`` and on ``baseline`` (two servers up at once) in alternating order,
         ``settle()`` before each: ``target``'s figures and, per neighbouring pair, target p99 /
-        baseline p99. Drift of a shared machine over minutes moves both runs of a pair alike, so
-        the ratios of pairs measure what differs between the servers (``wrk.alternate``).
+        baseline p99 (``"p99"``) and target req/s / baseline req/s (``"rps"``). Drift of a
+        shared machine over minutes moves both runs of a pair alike, so the ratios of pairs
+        measure what differs between the servers (``wrk.alternate``).
         ``--pairs`` pairs, after a warm-up of ``--pair-warmup`` seconds on each server: a fresh
         server's first 10 to 20 s of load had a p99 10 to 20% above later runs' here, which a
         short warm-up left in the first pair."""
@@ -247,7 +248,10 @@ class Bench:
             )
         )
         target_runs = [target_run for target_run, _ in pairs]
-        ratios = [target_run.p99_ms / baseline_run.p99_ms for target_run, baseline_run in pairs]
+        ratios = {
+            "p99": [target.p99_ms / baseline.p99_ms for target, baseline in pairs],
+            "rps": [target.rps / baseline.rps for target, baseline in pairs],
+        }
         return wrk.Figures.of(target_runs), ratios
 
     def paired_intake_and_status(
@@ -257,9 +261,10 @@ class Bench:
         baseline_url: str,
         mark: Callable[[str], None] = lambda _: None,
         settle: Callable[[], None] = _none,
-    ) -> tuple[wrk.Figures, wrk.Figures, dict[str, list[float]]]:
+    ) -> tuple[wrk.Figures, wrk.Figures, dict[str, dict[str, list[float]]]]:
         """As ``intake_and_status`` on ``url``, each run paired with one on ``baseline_url`` (the
-        same server with nothing stored): figures of ``url`` and the pairs' p99 ratios."""
+        same server with nothing stored): figures of ``url`` and the pairs' ratios, by measure
+        (``"p99"``, ``"rps"``) then by kind (``"intake"``, ``"status"``)."""
         baseline_ids = probe_tasks(baseline_url, PROBE_TASKS)
         mark("before_intake")
         intake, intake_ratios = self.paired(
@@ -274,7 +279,14 @@ class Bench:
         status, status_ratios = self.paired(
             url, baseline_url, wrk.STATUS_SCRIPT, (files[0], files[1]), settle
         )
-        return intake, status, {"intake": intake_ratios, "status": status_ratios}
+        return (
+            intake,
+            status,
+            {
+                measure: {"intake": intake_ratios[measure], "status": status_ratios[measure]}
+                for measure in ("p99", "rps")
+            },
+        )
 
     def paired_intake(self) -> None:
         """Redis intake against the ceiling with both up at once, runs alternating
@@ -330,7 +342,7 @@ class Bench:
                 if name == "after_intake":
                     marks["backlog"] = queue_depth(url)
 
-            paired: dict[str, list[float]] = {}
+            paired: dict[str, dict[str, list[float]]] = {}
             if stored:
                 # Paired with a server holding nothing, up at the same time; each run starts
                 # once both in-process workers delivered what earlier runs left queued.
@@ -362,7 +374,8 @@ class Bench:
                 "backlog_after_intake": marks["backlog"],
                 "intake": dataclasses.asdict(intake),
                 "status": dataclasses.asdict(status),
-                "paired_p99_ratios": paired,
+                "paired_p99_ratios": paired.get("p99", {}),
+                "paired_rps_ratios": paired.get("rps", {}),
             }
         )
         if stored == 0:
@@ -380,7 +393,7 @@ class Bench:
         memory_filled = self.redis.used_memory()
         marks: dict[str, int] = {}
         env = self.mailroom_env(MAILROOM_STORE="redis", MAILROOM_MAILER="smtp")
-        paired: dict[str, list[float]] = {}
+        paired: dict[str, dict[str, list[float]]] = {}
         with self.server("api", env) as (url, _):
 
             def mark(name: str) -> None:
@@ -411,7 +424,8 @@ class Bench:
                 "accepted_during_intake": accepted_requests(intake),
                 "intake": dataclasses.asdict(intake),
                 "status": dataclasses.asdict(status),
-                "paired_p99_ratios": paired,
+                "paired_p99_ratios": paired.get("p99", {}),
+                "paired_rps_ratios": paired.get("rps", {}),
             }
         )
         if stored == 0:
