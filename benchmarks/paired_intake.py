@@ -55,8 +55,9 @@ def measure(
             cpu=load_cpu,
         )
         for pair, (ceiling_run, redis_run) in enumerate(pairs_run):
-            rates.append(redis_run.rps / ceiling_run.rps)
-            tails.append(redis_run.p99_ms / ceiling_run.p99_ms)
+            rate, tail = wrk.ratios(redis_run, ceiling_run)
+            rates.append(rate)
+            tails.append(tail)
             log(
                 f"pair {pair + 1}: ceiling {ceiling_run.rps:,.0f} req/s"
                 f" (p99 {ceiling_run.p99_ms:.1f} ms), Redis {redis_run.rps:,.0f}"

@@ -248,11 +248,11 @@ class Bench:
             )
         )
         target_runs = [target_run for target_run, _ in pairs]
-        ratios = {
-            "p99": [target.p99_ms / baseline.p99_ms for target, baseline in pairs],
-            "rps": [target.rps / baseline.rps for target, baseline in pairs],
+        per_pair = [wrk.ratios(target, baseline) for target, baseline in pairs]
+        return wrk.Figures.of(target_runs), {
+            "p99": [tail for _, tail in per_pair],
+            "rps": [rate for rate, _ in per_pair],
         }
-        return wrk.Figures.of(target_runs), ratios
 
     def paired_intake_and_status(
         self,

@@ -103,6 +103,11 @@ def parse(out: str) -> Run:
     )
 
 
+def ratios(run: Run, baseline: Run) -> tuple[float, float]:
+    """``run``'s req/s and p99 over ``baseline``'s: one pair's ``(rps ratio, p99 ratio)``."""
+    return run.rps / baseline.rps, run.p99_ms / baseline.p99_ms
+
+
 def alternate(
     target: str,
     baseline: str,
